@@ -21,4 +21,18 @@ size_t complete_type_length(std::string_view s);
 // Alignment on the wire of a value whose type code is c (1, 2, 4 or 8).
 size_t alignment_of(char type_code);
 
+// The deepest container nesting inside a signature: arrays, structs, and all containers together
+// (dict entries count only in the total). A variant's contents add to the depth around the variant.
+struct SignatureDepth {
+    unsigned arrays = 0;
+    unsigned structs = 0;
+    unsigned total = 0;
+};
+
+// check_signature that also reports the signature's deepest nesting (filled only on success).
+WireError check_signature(std::string_view s, SignatureDepth& depth);
+
+// True for the basic type codes (the only ones allowed as dict-entry keys).
+bool is_basic_type(char type_code);
+
 }  // namespace jetbus::wire

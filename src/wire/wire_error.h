@@ -32,6 +32,8 @@ enum class WireError {
     bad_interface_name,
     bad_member_name,
     bad_error_name,
+    bad_array_length,          // an array's elements do not end exactly at its declared byte length
+    reserved_local,            // PATH /org/freedesktop/DBus/Local or INTERFACE org.freedesktop.DBus.Local
 };
 
 // A short human-readable reason, for log lines and error messages.
