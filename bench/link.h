@@ -1,0 +1,40 @@
+// Opening sd-bus connections for the benchmark: to a bus by address, or one end of a
+// direct peer-to-peer socketpair. Every connection is owned by a BusPtr.
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include <memory>
+#include <string>
+
+namespace jetbus::bench {
+
+struct BusCloser {
+    void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+};
+using BusPtr = std::unique_ptr<sd_bus, BusCloser>;
+
+struct MessageUnref {
+    void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
+};
+using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
+
+// Where the echo server lives; the client addresses its calls here.
+struct Target {
+    std::string destination;  // well-known name on a bus; empty peer-to-peer
+    static constexpr const char* path = "/org/jetbus/Bench";
+    static constexpr const char* interface = "org.jetbus.Bench";
+    static constexpr const char* method = "Echo";
+};
+
+// Throws std::runtime_error naming `what` and the errno text when r < 0 (set-up only).
+int check_sd(int r, const char* what);
+
+// Connects as a bus client (SASL EXTERNAL, Hello) to `address`.
+BusPtr connect_to_bus(const std::string& address);
+
+// Starts sd-bus on one end of a socketpair. The server end authenticates the client
+// and needs a random server id, as a listening D-Bus peer would.
+BusPtr open_peer(int fd, bool as_server);
+
+}  // namespace jetbus::bench

@@ -1,0 +1,78 @@
+// jetbus-bench: measures method-call round trips and pipelined throughput through a
+// D-Bus bus (any address: jetbus, dbus-daemon, dbus-broker) or a direct peer-to-peer
+// link, with sd-bus as an independent client library. See bench/README.md.
+#include "echo_server.h"
+#include "link.h"
+#include "options.h"
+#include "report.h"
+#include "workloads.h"
+
+#include <fmt/core.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+#include <stdexcept>
+
+namespace jetbus::bench {
+namespace {
+
+// Exit codes: 0 measured cleanly, 1 some calls failed, 2 could not set up.
+constexpr int exit_call_errors = 1;
+constexpr int exit_setup_failed = 2;
+
+int probe(const Options& opt) {
+    BusPtr bus = connect_to_bus(opt.address);
+    sd_bus_error err = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    const int r = sd_bus_call_method(bus.get(), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetId", &err, &reply, "");
+    sd_bus_message_unref(reply);
+    sd_bus_error_free(&err);
+    return check_sd(r, "GetId") >= 0 ? 0 : exit_setup_failed;
+}
+
+Result run_workload(sd_bus* client, const Target& target, const Options& opt) {
+    return opt.workload == Workload::ping_pong ? run_ping_pong(client, target, opt)
+                                               : run_pipelined(client, target, opt);
+}
+
+// Starts the echo server process and the client connection, then runs the workload.
+Result measure(const Options& opt) {
+    if (opt.peer_to_peer) {
+        int fds[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+            throw std::runtime_error("socketpair failed");
+        EchoServer server(ServerLink{{}, {}, fds[1], fds[0]});
+        close(fds[1]);
+        BusPtr client = open_peer(fds[0], false);
+        return run_workload(client.get(), Target{}, opt);
+    }
+    const std::string name = fmt::format("org.jetbus.Bench.p{}", getpid());
+    EchoServer server(ServerLink{opt.address, name});
+    BusPtr client = connect_to_bus(opt.address);
+    return run_workload(client.get(), Target{name}, opt);
+}
+
+int run(const Options& opt) {
+    if (opt.probe) return probe(opt);
+    Result r = measure(opt);
+    const Summary s = summarize(r);
+    fmt::print("{}\n", human_line(opt, r, s));
+    if (opt.json) fmt::print("{}\n", json_object(opt, r, s));
+    return r.errors > 0 || r.completed == 0 ? exit_call_errors : 0;
+}
+
+}  // namespace
+}  // namespace jetbus::bench
+
+int main(int argc, char** argv) {
+    jetbus::bench::Options opt;
+    try {
+        if (!jetbus::bench::parse_options(argc, argv, opt)) return 0;
+        return jetbus::bench::run(opt);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "jetbus-bench: {}\n", e.what());
+        return jetbus::bench::exit_setup_failed;
+    }
+}
