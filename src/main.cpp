@@ -1,2 +1,343 @@
-// jetbus: entry point (placeholder until the broker lands).
-int main() { return 0; }
+// jetbus: the dbus-daemon-compatible command line. Loads the config, binds the listeners (or takes the
+// sockets systemd hands over), hands the address to whoever started the bus, optionally daemonizes and
+// drops privileges, then runs the single-threaded event loop until SIGTERM/SIGINT. SIGHUP reloads.
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/address.h"
+#include "broker/bus.h"
+#include "broker/listener.h"
+#include "config/bus_config.h"
+#include "config/command_line.h"
+#include "driver/driver.h"
+
+namespace {
+
+using jetbus::config::CommandLine;
+
+struct StartupError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// fds 0-2 must be open before any socket is created, or a listener could land on "stdout".
+void ensure_standard_fds() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            const int n = open("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+    }
+}
+
+void setup_logging(bool to_journal) {
+    std::shared_ptr<spdlog::logger> logger;
+    if (to_journal) {
+        logger = std::make_shared<spdlog::logger>("jetbus", std::make_shared<spdlog::sinks::systemd_sink_st>());
+    } else {
+        logger = std::make_shared<spdlog::logger>("jetbus", std::make_shared<spdlog::sinks::stderr_sink_st>());
+        logger->set_pattern("jetbus[%P]: %l: %v");
+    }
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::info);
+    spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug for connection-level detail
+}
+
+std::string read_machine_id() {
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+        std::ifstream in(path);
+        std::string id;
+        if (in >> id && id.size() == 32) return id;
+    }
+    return jetbus::broker::generate_guid();  // no machine id: stable for this run at least
+}
+
+std::string config_path(const CommandLine& cl) {
+    switch (cl.config_source) {
+    case CommandLine::ConfigSource::session: return std::string(jetbus::config::kSessionConfigFile);
+    case CommandLine::ConfigSource::system: return std::string(jetbus::config::kSystemConfigFile);
+    case CommandLine::ConfigSource::file: break;
+    }
+    if (cl.config_file.empty()) throw StartupError("No configuration file specified.");
+    return cl.config_file;
+}
+
+jetbus::broker::BusLimits limits_from(const jetbus::config::BusConfig& c) {
+    jetbus::broker::BusLimits l;
+    const auto sz = [&](const char* n) { return static_cast<size_t>(std::max<int64_t>(c.limit(n), 0)); };
+    l.max_incoming_bytes = sz("max_incoming_bytes");
+    l.max_incoming_unix_fds = sz("max_incoming_unix_fds");
+    l.max_outgoing_bytes = sz("max_outgoing_bytes");
+    l.max_outgoing_unix_fds = sz("max_outgoing_unix_fds");
+    l.max_message_size = sz("max_message_size");
+    l.max_message_unix_fds = sz("max_message_unix_fds");
+    l.auth_timeout_ms = static_cast<uint32_t>(sz("auth_timeout"));
+    l.pending_fd_timeout_ms = static_cast<uint32_t>(sz("pending_fd_timeout"));
+    l.max_completed_connections = sz("max_completed_connections");
+    l.max_incomplete_connections = sz("max_incomplete_connections");
+    l.max_connections_per_user = sz("max_connections_per_user");
+    l.max_pending_service_starts = sz("max_pending_service_starts");
+    l.max_names_per_connection = sz("max_names_per_connection");
+    l.max_match_rules_per_connection = sz("max_match_rules_per_connection");
+    l.max_replies_per_connection = sz("max_replies_per_connection");
+    return l;
+}
+
+struct Bound {
+    std::vector<jetbus::broker::BoundListener> listeners;
+    std::string address;  // what clients use, guid included, ';'-separated
+};
+
+Bound bind_all(const std::string& addresses, const std::string& guid) {
+    using jetbus::broker::ListenAddress;
+    Bound b;
+    for (const ListenAddress& a : jetbus::broker::parse_listen_addresses(addresses)) {
+        if (a.kind == ListenAddress::Kind::systemd) {
+            const int n = sd_listen_fds(1);
+            if (n <= 0) throw StartupError("--address=systemd: but systemd handed over no sockets (LISTEN_FDS)");
+            for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; ++fd) {
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
+                    throw StartupError(fmt::format("socket {} from systemd is not a listening unix stream socket", fd));
+                }
+                fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+                b.listeners.push_back({fd, "systemd:", ""});
+            }
+            continue;
+        }
+        b.listeners.push_back(jetbus::broker::bind_listener(a));
+    }
+    for (const auto& l : b.listeners) {
+        if (l.address == "systemd:") continue;
+        if (!b.address.empty()) b.address += ';';
+        b.address += fmt::format("{},guid={}", l.address, guid);
+    }
+    return b;
+}
+
+// Writes one line in a single write() (readers on packet-mode pipes take exactly one read).
+void write_line(int fd, const std::string& text) {
+    const std::string line = text + "\n";
+    ssize_t n;
+    do {
+        n = write(fd, line.data(), line.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) spdlog::warn("could not write to fd {}: {}", fd, std::strerror(errno));
+}
+
+// Readers wait for end-of-file: close the fd, or point stdout/stderr at /dev/null so they stay valid.
+void release_fd(int fd) {
+    if (fd > 2) {
+        close(fd);
+        return;
+    }
+    const int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null_fd >= 0) {
+        dup2(null_fd, fd);
+        close(null_fd);
+    }
+}
+
+void hand_over(const CommandLine& cl, const std::string& address) {
+    if (cl.print_address_fd) write_line(*cl.print_address_fd, address);
+    if (cl.print_pid_fd) write_line(*cl.print_pid_fd, std::to_string(getpid()));
+    if (cl.print_address_fd) release_fd(*cl.print_address_fd);
+    if (cl.print_pid_fd && cl.print_pid_fd != cl.print_address_fd) release_fd(*cl.print_pid_fd);
+}
+
+// Forks; the parent waits until the child reports that it is listening and has handed over the address,
+// then exits with the child's verdict. Returns in the child only.
+void daemonize(int& ready_fd) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) throw StartupError(fmt::format("pipe: {}", std::strerror(errno)));
+    const pid_t pid = fork();
+    if (pid < 0) throw StartupError(fmt::format("fork: {}", std::strerror(errno)));
+    if (pid > 0) {
+        close(pipefd[1]);
+        char status = 1;
+        const ssize_t n = read(pipefd[0], &status, 1);
+        _exit(n == 1 && status == 0 ? 0 : 1);
+    }
+    close(pipefd[0]);
+    ready_fd = pipefd[1];
+    setsid();
+    if (chdir("/") != 0) { /* keep going: only the cwd is affected */ }
+}
+
+void detach_stdio() {
+    const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) return;
+    for (int fd = 0; fd <= 2; ++fd) dup2(null_fd, fd);
+    close(null_fd);
+}
+
+void write_pidfile(const std::string& path) {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw StartupError(fmt::format("Failed to write pid file {}: {}", path, std::strerror(errno)));
+    out << getpid() << '\n';
+}
+
+void switch_user(const std::string& user) {
+    if (user.empty() || geteuid() != 0) return;
+    const passwd* pw = getpwnam(user.c_str());
+    if (!pw) throw StartupError(fmt::format("Could not get UID and GID for username \"{}\"", user));
+    if (pw->pw_uid == 0) return;
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        throw StartupError(fmt::format("Failed to switch to user \"{}\": {}", user, std::strerror(errno)));
+    }
+}
+
+// dbus-daemon raises its fd limit to the hard limit so thousands of peers fit.
+void raise_fd_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int run(const CommandLine& cl) {
+    const bool under_systemd = getenv("JOURNAL_STREAM") != nullptr;
+    setup_logging(under_systemd && cl.syslog != CommandLine::Syslog::never);
+
+    const std::string path = config_path(cl);
+    jetbus::config::BusConfig config = jetbus::config::load_bus_config(path);
+    for (const auto& w : config.warnings) spdlog::warn("{}", w);
+
+    const std::string guid = jetbus::broker::generate_guid();
+    const std::string addresses = cl.address.empty() ? fmt::format("{}", fmt::join(config.listen, ";")) : cl.address;
+    if (addresses.empty()) throw StartupError(fmt::format("{}: no <listen> address and no --address", path));
+
+    raise_fd_limit();
+    Bound bound = bind_all(addresses, guid);
+
+    const bool fork_wanted = cl.fork == CommandLine::Fork::always ||
+                             (cl.fork == CommandLine::Fork::as_configured && config.fork);
+    int ready_fd = -1;
+    if (fork_wanted) daemonize(ready_fd);
+    if (cl.write_pidfile && !config.pidfile.empty()) write_pidfile(config.pidfile);
+    switch_user(config.user);
+
+    boost::asio::io_context io(1);
+    jetbus::broker::BusOptions options;
+    options.guid = guid;
+    options.auth_mechanisms = config.auth;
+    options.allow_anonymous = config.allow_anonymous;
+    options.limits = limits_from(config);
+    jetbus::broker::Bus bus(io, options);
+
+    jetbus::driver::DriverOptions driver_options;
+    driver_options.machine_id = read_machine_id();
+    driver_options.reload_config = [&path](std::string& error) {
+        try {
+            const auto fresh = jetbus::config::load_bus_config(path);
+            for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
+            spdlog::info("reloaded configuration from {}", path);
+            return true;
+        } catch (const std::exception& e) {
+            error = e.what();
+            spdlog::warn("reload failed, keeping the running configuration: {}", e.what());
+            return false;
+        }
+    };
+    jetbus::driver::Driver driver(bus, driver_options);
+    bus.set_driver(&driver);
+
+    std::vector<std::unique_ptr<jetbus::broker::Listener>> listeners;
+    for (auto& l : bound.listeners) {
+        listeners.push_back(std::make_unique<jetbus::broker::Listener>(bus, l.fd, l.unlink_path));
+        listeners.back()->start();
+    }
+
+    boost::asio::signal_set stop(io, SIGTERM, SIGINT);
+    stop.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::debug("signal {}: shutting down", sig);
+        sd_notify(0, "STOPPING=1");
+        io.stop();
+    });
+    boost::asio::signal_set hup(io, SIGHUP);
+    std::function<void()> arm_hup = [&] {
+        hup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            std::string error;
+            sd_notify(0, "RELOADING=1");
+            driver_options.reload_config(error);
+            sd_notify(0, "READY=1");
+            arm_hup();
+        });
+    };
+    arm_hup();
+    signal(SIGPIPE, SIG_IGN);
+
+    hand_over(cl, bound.address);
+    if (ready_fd >= 0) {
+        const char ok = 0;
+        if (write(ready_fd, &ok, 1) != 1) { /* the parent is gone: nothing to tell */ }
+        close(ready_fd);
+        detach_stdio();
+    }
+    sd_notify(0, "READY=1\nSTATUS=Processing requests...");
+    spdlog::debug("listening on {}", bound.address);
+
+    io.run();
+    listeners.clear();  // removes the socket files
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ensure_standard_fds();
+    CommandLine cl;
+    try {
+        cl = jetbus::config::parse_command_line(argc, argv);
+    } catch (const jetbus::config::UsageError& e) {
+        std::fprintf(stderr, "%s\n%s", e.what(), jetbus::config::usage_text(argv[0]).c_str());
+        return 1;
+    }
+    switch (cl.action) {
+    case CommandLine::Action::help:
+        std::fputs(jetbus::config::usage_text(argv[0]).c_str(), stdout);
+        return 0;
+    case CommandLine::Action::version:
+        std::printf("jetbus %s (git %s)\nA D-Bus message bus compatible with dbus-daemon.\n"
+                    "Features: unix-fd-passing systemd-notify systemd-socket-activation\n",
+                    JETBUS_VERSION, JETBUS_GIT_REVISION);
+        return 0;
+    case CommandLine::Action::introspect:
+        std::fputs(jetbus::driver::introspection_xml("/org/freedesktop/DBus").c_str(), stdout);
+        return 0;
+    case CommandLine::Action::run:
+        break;
+    }
+    try {
+        return run(cl);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "Failed to start message bus: %s\n", e.what());
+        return 1;
+    }
+}

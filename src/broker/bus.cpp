@@ -1,0 +1,385 @@
+// Bus: connections, routing and the signals of name ownership. See bus.h.
+#include "broker/bus.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "wire/reader.h"
+#include "wire/signature.h"
+#include "wire/writer.h"
+
+namespace jetbus::broker {
+
+namespace {
+
+constexpr size_t max_match_args = 64;  // arg0 .. arg63 (spec: "Match Rules")
+
+// Reads the leading string-like arguments of a body for argN matching. Non-string arguments get type 0
+// (they never match argN); reading stops at the first malformed value.
+size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_args>& args) {
+    std::string_view sig = m.header().signature;
+    wire::Reader r(m.body(), m.header().endian);
+    size_t n = 0;
+    while (!sig.empty() && n < args.size()) {
+        const size_t len = wire::complete_type_length(sig);
+        if (len == 0) break;
+        const std::string_view type = sig.substr(0, len);
+        match::MatchArg& a = args[n];
+        a = {};
+        if (type == "s") {
+            if (!r.string(a.value)) break;
+            a.type = 's';
+        } else if (type == "o") {
+            if (!r.object_path(a.value)) break;
+            a.type = 'o';
+        } else if (!r.skip(type)) {
+            break;
+        }
+        ++n;
+        sig.remove_prefix(len);
+    }
+    return n;
+}
+
+}  // namespace
+
+Bus::Bus(boost::asio::io_context& io, BusOptions options) : io_(io), options_(std::move(options)) {}
+
+Bus::~Bus() {
+    // Connections' handlers hold references; closing them here drops their sockets with the bus.
+    auto conns = connections_;
+    for (auto& [id, c] : conns) c->close("bus shutting down");
+}
+
+SaslOptions Bus::sasl_options(const PeerCredentials& creds) const {
+    SaslOptions o;
+    o.peer_uid = creds.uid;
+    const auto& mechs = options_.auth_mechanisms;
+    const auto listed = [&](std::string_view m) {
+        return mechs.empty() || std::find(mechs.begin(), mechs.end(), m) != mechs.end();
+    };
+    o.allow_external = listed("EXTERNAL");
+    o.allow_anonymous = options_.allow_anonymous && listed("ANONYMOUS");
+    o.unix_fd_capable = true;
+    o.guid = options_.guid;
+    return o;
+}
+
+void Bus::accept(int fd) {
+    if (incomplete_ >= options_.limits.max_incomplete_connections) {
+        spdlog::warn("refusing a connection: {} connections are still authenticating "
+                     "(max_incomplete_connections)", incomplete_);
+        ::close(fd);
+        return;
+    }
+    PeerCredentials creds = read_peer_credentials(fd);
+    const ConnectionId id = ++next_id_;
+    auto c = std::make_shared<Connection>(*this, id, fd, std::move(creds));
+    connections_.emplace(id, c);
+    ++incomplete_;
+    spdlog::debug("connection {}: accepted (uid {}, pid {})", id, c->uid(), c->credentials().pid);
+    c->start();
+}
+
+bool Bus::admit(Connection& c) {
+    const size_t complete = connections_.size() - incomplete_;
+    if (complete >= options_.limits.max_completed_connections) {
+        spdlog::warn("refusing uid {}: max_completed_connections ({}) reached", c.uid(),
+                     options_.limits.max_completed_connections);
+        c.close("max_completed_connections reached");
+        return false;
+    }
+    auto per_user = connections_per_user_.find(c.uid());
+    if (per_user != connections_per_user_.end() &&
+        per_user->second >= options_.limits.max_connections_per_user) {
+        spdlog::warn("refusing uid {}: max_connections_per_user ({}) reached", c.uid(),
+                     options_.limits.max_connections_per_user);
+        c.close("max_connections_per_user reached");
+        return false;
+    }
+    --incomplete_;
+    ++connections_per_user_[c.uid()];
+    c.admitted = true;
+    return true;
+}
+
+std::string Bus::register_connection(Connection& c) {
+    std::string name = fmt::format(":1.{}", ++next_unique_);
+    c.set_registered(name);
+    by_unique_name_.emplace(name, &c);
+    return name;
+}
+
+void Bus::remove_connection(Connection& c, bool was_registered) {
+    auto self = connections_.find(c.id());
+    if (self == connections_.end()) return;
+    std::shared_ptr<Connection> keep = self->second;  // alive until the cleanup below is done
+    if (c.admitted) {
+        auto pu = connections_per_user_.find(c.uid());
+        if (pu != connections_per_user_.end() && --pu->second == 0) connections_per_user_.erase(pu);
+    } else {
+        --incomplete_;
+    }
+    matches_.remove_all(c.id());
+
+    unanswered_.clear();
+    replies_.remove_connection(c.id(), unanswered_);
+    for (const PendingCall& call : unanswered_) {
+        Connection* caller = find(call.caller);
+        if (!caller) continue;
+        wire::Header h;
+        h.serial = call.serial;
+        h.type = wire::MessageType::method_call;
+        reply_error(*caller, h, "org.freedesktop.DBus.Error.NoReply",
+                    "Message recipient disconnected from message bus without replying");
+    }
+
+    if (was_registered) {
+        // Announced while the connection is still findable, so its unique name can be given as the old
+        // owner; being closed, it receives none of the signals itself.
+        changes_.clear();
+        names_.remove_connection(c.id(), changes_);
+        auto changes = std::move(changes_);
+        changes.push_back({c.unique_name(), c.id(), 0});
+        announce(changes);
+        changes.clear();
+        changes_ = std::move(changes);
+        by_unique_name_.erase(c.unique_name());
+    }
+    connections_.erase(c.id());
+}
+
+void Bus::schedule_flush(Connection& c) {
+    if (c.flush_scheduled) return;
+    c.flush_scheduled = true;
+    dirty_.push_back(c.shared_from_this());
+}
+
+void Bus::flush_dirty() {
+    // Flushing never adds to dirty_ (it only writes), but a failed write closes a connection, which can
+    // queue NameOwnerChanged for others: loop until nothing is left.
+    while (!dirty_.empty()) {
+        auto batch = std::move(dirty_);
+        dirty_.clear();
+        for (auto& c : batch) {
+            c->flush_scheduled = false;
+            c->flush();
+        }
+        if (dirty_.empty()) {
+            batch.clear();
+            dirty_ = std::move(batch);  // keep the capacity
+            break;
+        }
+    }
+}
+
+Connection* Bus::find(std::string_view name) {
+    if (name.empty()) return nullptr;
+    if (name[0] == ':') {
+        auto it = by_unique_name_.find(name);
+        return it == by_unique_name_.end() ? nullptr : it->second;
+    }
+    return find(names_.owner(name));
+}
+
+Connection* Bus::find(ConnectionId id) {
+    if (id == 0) return nullptr;
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Bus::unique_names() const {
+    std::vector<std::string> out;
+    out.reserve(by_unique_name_.size());
+    for (const auto& [name, c] : by_unique_name_) out.push_back(name);
+    return out;
+}
+
+std::string_view Bus::name_of(ConnectionId id) const {
+    auto it = connections_.find(id);
+    return it == connections_.end() ? std::string_view{} : std::string_view(it->second->unique_name());
+}
+
+void Bus::dispatch(Connection& from, MessagePtr m) {
+    const wire::Header& h = m->header();
+    if (!from.registered()) {
+        const bool is_hello = h.type == wire::MessageType::method_call && h.destination == driver_name &&
+                              h.member == "Hello" &&
+                              (h.interface.empty() || h.interface == driver_interface);
+        if (!is_hello) {
+            return from.close("sent a message other than Hello before registering");
+        }
+    }
+    if (h.destination == driver_name) {
+        if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
+        return;  // replies and signals to the bus itself go nowhere
+    }
+    switch (h.type) {
+    case wire::MessageType::method_return:
+    case wire::MessageType::error:
+        return route_reply(from, std::move(m));
+    default:
+        if (h.destination.empty()) return broadcast(m, &from);
+        return route_unicast(from, std::move(m));
+    }
+}
+
+void Bus::route_unicast(Connection& from, MessagePtr m) {
+    const wire::Header& h = m->header();
+    Connection* to = find(h.destination);
+    if (!to || !to->registered()) {
+        if (h.destination[0] == ':') {
+            reply_error(from, h, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                        fmt::format("Could not get owner of name '{}': no such name", h.destination));
+        } else {
+            reply_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
+                        fmt::format("The name {} was not provided by any .service files", h.destination));
+        }
+        return;
+    }
+    if (!m->fds().empty() && !to->unix_fd_negotiated()) {
+        reply_error(from, h, "org.freedesktop.DBus.Error.NotSupported",
+                    "Tried to send message with Unix file descriptors to a client that doesn't support that.");
+        return;
+    }
+    if (m->expects_reply()) {
+        if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
+            reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        fmt::format("The maximum number of pending replies for \"{}\" ({}) has been reached",
+                                    from.unique_name(), options_.limits.max_replies_per_connection));
+            return;
+        }
+        replies_.expect(from.id(), h.serial, to->id());
+    }
+    to->enqueue(std::move(m));
+}
+
+void Bus::route_reply(Connection& from, MessagePtr m) {
+    const wire::Header& h = m->header();
+    Connection* to = find(h.destination);
+    if (!to || !h.reply_serial || !replies_.take(to->id(), *h.reply_serial, from.id())) {
+        // A reply nobody asked for is never delivered (see COMPAT.md), whatever the policy says.
+        spdlog::debug("connection {} ({}): dropped a reply nobody expected (to {}, reply serial {})", from.id(),
+                      from.unique_name(), h.destination, h.reply_serial.value_or(0));
+        return;
+    }
+    if (!m->fds().empty() && !to->unix_fd_negotiated()) {
+        spdlog::debug("connection {}: dropped a reply with fds for {}, which cannot receive fds", from.id(),
+                      to->unique_name());
+        return;
+    }
+    to->enqueue(std::move(m));
+}
+
+void Bus::broadcast(const MessagePtr& m, Connection* sender) {
+    const wire::Header& h = m->header();
+    std::array<match::MatchArg, max_match_args> args;
+    const size_t nargs = read_match_args(*m, args);
+    match::MatchInput in;
+    in.type = h.type;
+    in.sender = h.sender;
+    in.interface = h.interface;
+    in.member = h.member;
+    in.path = h.path;
+    in.destination = h.destination;
+    in.args = {args.data(), nargs};
+    in.ctx = this;
+    const ConnectionId sender_id = sender ? sender->id() : 0;
+    struct Ctx {
+        Bus* bus;
+        ConnectionId sender;
+        std::string_view sender_name;
+    } ctx{this, sender_id, h.sender};
+    in.ctx = &ctx;
+    in.sender_owns = [](const void* p, std::string_view name) {
+        const auto* c = static_cast<const Ctx*>(p);
+        if (name == c->sender_name) return true;
+        return c->sender != 0 && c->bus->names_.owner(name) == c->sender;
+    };
+    receivers_.clear();
+    matches_.collect(in, false, receivers_);
+    const bool has_fds = !m->fds().empty();
+    for (match::MatchOwner owner : receivers_) {
+        Connection* to = find(owner);
+        if (!to || !to->registered()) continue;
+        if (has_fds && !to->unix_fd_negotiated()) continue;
+        to->enqueue(m);
+    }
+}
+
+void Bus::send_from_driver(MessagePtr m) {
+    const wire::Header& h = m->header();
+    if (h.destination.empty()) return broadcast(m, nullptr);
+    Connection* to = find(h.destination);
+    if (to) to->enqueue(std::move(m));
+}
+
+void Bus::reply_error(Connection& to, const wire::Header& call, std::string_view error_name,
+                      std::string_view text) {
+    if (call.type != wire::MessageType::method_call || (call.flags & wire::flags::no_reply_expected)) return;
+    if (!to.is_open() || to.unique_name().empty()) return;
+    std::vector<uint8_t> body;
+    wire::Writer w(body);
+    w.string(text);
+    wire::HeaderFields f;
+    f.type = wire::MessageType::error;
+    f.flags = wire::flags::no_reply_expected;
+    f.serial = next_serial();
+    f.reply_serial = call.serial;
+    f.error_name = error_name;
+    f.destination = to.unique_name();
+    f.sender = driver_name;
+    f.signature = "s";
+    to.enqueue(Message::build(f, body));
+}
+
+void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::string_view name) {
+    Connection* to = find(to_id);
+    if (!to || !to->registered()) return;
+    std::vector<uint8_t> body;
+    wire::Writer w(body);
+    w.string(name);
+    wire::HeaderFields f;
+    f.type = wire::MessageType::signal;
+    f.flags = wire::flags::no_reply_expected;
+    f.serial = next_serial();
+    f.path = driver_path;
+    f.interface = driver_interface;
+    f.member = member;
+    f.destination = to->unique_name();
+    f.sender = driver_name;
+    f.signature = "s";
+    to->enqueue(Message::build(f, body));
+}
+
+void Bus::announce(const std::vector<NameChange>& changes) {
+    for (const NameChange& ch : changes) {
+        // The departing connection's own unique name has no owner connection any more: use the name.
+        const std::string_view old_name = ch.old_owner ? name_of(ch.old_owner) : std::string_view{};
+        const std::string_view new_name = ch.new_owner ? name_of(ch.new_owner) : std::string_view{};
+        std::vector<uint8_t> body;
+        wire::Writer w(body);
+        w.string(ch.name);
+        w.string(old_name);
+        w.string(new_name);
+        wire::HeaderFields f;
+        f.type = wire::MessageType::signal;
+        f.flags = wire::flags::no_reply_expected;
+        f.serial = next_serial();
+        f.path = driver_path;
+        f.interface = driver_interface;
+        f.member = "NameOwnerChanged";
+        f.sender = driver_name;
+        f.signature = "sss";
+        if (ch.old_owner) send_name_signal(ch.old_owner, "NameLost", ch.name);
+        broadcast(Message::build(f, body), nullptr);
+        if (ch.new_owner) send_name_signal(ch.new_owner, "NameAcquired", ch.name);
+    }
+}
+
+}  // namespace jetbus::broker

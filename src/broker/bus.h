@@ -1,0 +1,111 @@
+// Bus: the broker's state and its router. It owns the connections, the name registry, the expected
+// replies and the match rules, and decides where each message goes: the driver (org.freedesktop.DBus),
+// one unicast receiver, the caller owed a reply, or every connection whose match rules select a broadcast.
+// The driver reaches it through the narrow DriverHandler interface that main wires up.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "broker/connection.h"
+#include "broker/limits.h"
+#include "broker/message.h"
+#include "broker/name_registry.h"
+#include "broker/reply_registry.h"
+#include "broker/sasl.h"
+#include "broker/string_map.h"
+#include "match/match_registry.h"
+
+namespace jetbus::broker {
+
+constexpr std::string_view driver_name = "org.freedesktop.DBus";
+constexpr std::string_view driver_path = "/org/freedesktop/DBus";
+constexpr std::string_view driver_interface = "org.freedesktop.DBus";
+
+// Messages addressed to org.freedesktop.DBus go here.
+class DriverHandler {
+public:
+    virtual ~DriverHandler() = default;
+    virtual void handle(Connection& from, const MessagePtr& m) = 0;
+};
+
+struct BusOptions {
+    std::string guid;                   // 32 hex digits: GetId and the SASL OK line
+    std::vector<std::string> auth_mechanisms;  // from <auth>; empty means every supported one
+    bool allow_anonymous = false;
+    BusLimits limits;
+};
+
+class Bus {
+public:
+    Bus(boost::asio::io_context& io, BusOptions options);
+    ~Bus();
+
+    void set_driver(DriverHandler* driver) { driver_ = driver; }
+    boost::asio::io_context& io() { return io_; }
+    const BusLimits& limits() const { return options_.limits; }
+    const std::string& guid() const { return options_.guid; }
+    SaslOptions sasl_options(const PeerCredentials& creds) const;
+
+    // A new socket from a listener: the connection starts authenticating.
+    void accept(int fd);
+    // Called once a connection has authenticated; false when a limit refuses it (it is closed).
+    bool admit(Connection& c);
+    void dispatch(Connection& from, MessagePtr m);
+    void remove_connection(Connection& c, bool was_registered);
+
+    // Output batching: connections with new output are written once per event, with gather writes.
+    void schedule_flush(Connection& c);
+    void flush_dirty();
+
+    // For the driver.
+    std::string register_connection(Connection& c);   // Hello: assigns the unique name
+    Connection* find(std::string_view name);            // unique or well-known name
+    Connection* find(ConnectionId id);
+    NameRegistry& names() { return names_; }
+    match::MatchRegistry& matches() { return matches_; }
+    ReplyRegistry& replies() { return replies_; }
+    size_t connection_count() const { return connections_.size(); }
+    std::vector<std::string> unique_names() const;
+    uint32_t next_serial() { return ++driver_serial_; }
+    // Sends a message from the driver: unicast when it has a destination, else to matching rules.
+    void send_from_driver(MessagePtr m);
+    // Reports each change of a name's primary owner: NameOwnerChanged, NameLost, NameAcquired.
+    void announce(const std::vector<NameChange>& changes);
+    // An error reply from the bus to a call, when the call expects one.
+    void reply_error(Connection& to, const wire::Header& call, std::string_view error_name,
+                     std::string_view text);
+
+private:
+    void route_unicast(Connection& from, MessagePtr m);
+    void route_reply(Connection& from, MessagePtr m);
+    void broadcast(const MessagePtr& m, Connection* sender);
+    std::string_view name_of(ConnectionId id) const;
+    void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
+
+    boost::asio::io_context& io_;
+    BusOptions options_;
+    DriverHandler* driver_ = nullptr;
+    ConnectionId next_id_ = 0;
+    uint64_t next_unique_ = 0;
+    uint32_t driver_serial_ = 0;
+    std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
+    StringMap<Connection*> by_unique_name_;
+    std::unordered_map<uid_t, size_t> connections_per_user_;
+    size_t incomplete_ = 0;
+    NameRegistry names_;
+    ReplyRegistry replies_;
+    match::MatchRegistry matches_;
+    std::vector<std::shared_ptr<Connection>> dirty_;
+    std::vector<match::MatchOwner> receivers_;   // reused by broadcast: no allocation per message
+    std::vector<NameChange> changes_;
+    std::vector<PendingCall> unanswered_;
+};
+
+}  // namespace jetbus::broker

@@ -1,0 +1,314 @@
+// Connection: socket I/O, SASL, framing and the output queue. See connection.h.
+#include "broker/connection.h"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/bus.h"
+#include "wire/header.h"
+#include "wire/protocol.h"
+
+namespace jetbus::broker {
+
+namespace {
+
+constexpr size_t input_buffer_size = 64 * 1024;   // one read takes many small messages at once
+constexpr size_t max_iov_per_write = 64;          // messages gathered into one sendmsg
+constexpr size_t max_reads_per_wakeup = 16;       // fairness: then others get their turn
+
+}  // namespace
+
+Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
+    : bus_(bus),
+      id_(id),
+      socket_(bus.io(), fd),
+      auth_timer_(bus.io()),
+      creds_(std::move(creds)),
+      sasl_(bus.sasl_options(creds_)),
+      in_(input_buffer_size) {}
+
+Connection::~Connection() {
+    for (int fd : in_fds_) ::close(fd);
+    if (creds_.pidfd >= 0) ::close(creds_.pidfd);
+}
+
+void Connection::start() {
+    auth_timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
+    auth_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->state_ != ConnectionState::authenticating) return;
+        self->close("authentication timed out");
+        self->bus_.flush_dirty();
+    });
+    arm_read();
+}
+
+void Connection::set_registered(std::string unique_name) {
+    unique_name_ = std::move(unique_name);
+    state_ = ConnectionState::active;
+}
+
+void Connection::arm_read() {
+    if (read_armed_ || !is_open()) return;
+    read_armed_ = true;
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                           self->read_armed_ = false;
+                           if (ec || !self->is_open()) return;
+                           self->on_readable();
+                           self->bus_.flush_dirty();
+                       });
+}
+
+void Connection::arm_write() {
+    if (write_armed_ || !is_open()) return;
+    write_armed_ = true;
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                           self->write_armed_ = false;
+                           if (ec || !self->is_open()) return;
+                           self->flush();
+                           self->bus_.flush_dirty();
+                       });
+}
+
+// Asio registers descriptors edge-triggered, so a wakeup must read until the socket is drained: EAGAIN,
+// or a short read that carried no fds (a read stops early only at a message with fds). When the fairness
+// budget runs out first, the rest is read from a posted continuation instead of a new wait.
+void Connection::on_readable() {
+    for (size_t i = 0; i < max_reads_per_wakeup; ++i) {
+        if (!is_open()) return;
+        if (large_) {
+            if (!read_large()) return is_open() ? arm_read() : void();
+            continue;
+        }
+        compact_input();
+        std::vector<int> fds;
+        const size_t space = in_.size() - in_end_;
+        const ssize_t n = receive_with_fds(socket_.native_handle(), {in_.data() + in_end_, space}, fds);
+        for (int fd : fds) in_fds_.push_back(fd);
+        if (n == -EAGAIN) return arm_read();
+        if (n == 0) return close("peer closed the connection");
+        if (n < 0) return close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
+        if (in_fds_.size() > bus_.limits().max_incoming_unix_fds) {
+            return close("too many unix fds received without a message to carry them");
+        }
+        in_end_ += static_cast<size_t>(n);
+        consume_input();
+        if (static_cast<size_t>(n) < space && fds.empty() && !large_) return arm_read();
+    }
+    boost::asio::post(bus_.io(), [self = shared_from_this()] {
+        if (!self->is_open()) return;
+        self->on_readable();
+        self->bus_.flush_dirty();
+    });
+}
+
+// A message larger than the input buffer is received straight into its own allocation.
+bool Connection::read_large() {
+    std::vector<int> fds;
+    uint8_t* dst = large_->raw_data() + large_have_;
+    const ssize_t n = receive_with_fds(socket_.native_handle(), {dst, large_->raw_size() - large_have_}, fds);
+    for (int fd : fds) in_fds_.push_back(fd);
+    if (n == -EAGAIN) return false;
+    if (n == 0) {
+        close("peer closed the connection in the middle of a message");
+        return false;
+    }
+    if (n < 0) {
+        close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
+        return false;
+    }
+    large_have_ += static_cast<size_t>(n);
+    if (large_have_ == large_->raw_size()) {
+        MessagePtr m = std::move(large_);
+        large_have_ = 0;
+        deliver(std::move(m));
+    }
+    return is_open();
+}
+
+void Connection::compact_input() {
+    if (in_begin_ == 0) return;
+    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+}
+
+void Connection::consume_input() {
+    while (is_open() && in_begin_ < in_end_) {
+        const bool progressed =
+            state_ == ConnectionState::authenticating ? consume_auth() : consume_message();
+        if (!progressed) break;
+    }
+    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+}
+
+bool Connection::consume_auth() {
+    if (!nul_seen_) {
+        // The spec's leading NUL byte (it may carry credentials on some systems).
+        if (in_[in_begin_] != 0) {
+            close("first byte of the connection is not NUL");
+            return false;
+        }
+        nul_seen_ = true;
+        ++in_begin_;
+        return true;
+    }
+    const uint8_t* begin = in_.data() + in_begin_;
+    const uint8_t* end = in_.data() + in_end_;
+    static constexpr uint8_t crlf[] = {'\r', '\n'};
+    const uint8_t* eol = std::search(begin, end, crlf, crlf + 2);
+    if (eol == end) {
+        if (static_cast<size_t>(end - begin) > max_sasl_line_length) close("authentication line too long");
+        return false;
+    }
+    std::string_view line(reinterpret_cast<const char*>(begin), static_cast<size_t>(eol - begin));
+    in_begin_ += line.size() + 2;
+    const SaslState st = sasl_.feed(line, auth_out_);
+    bus_.schedule_flush(*this);
+    if (st == SaslState::failed) {
+        flush();
+        close("authentication failed");
+        return false;
+    }
+    if (st == SaslState::authenticated) {
+        auth_timer_.cancel();
+        if (!bus_.admit(*this)) return false;
+        state_ = ConnectionState::awaiting_hello;
+        spdlog::debug("connection {}: authenticated uid {} pid {}", id_, creds_.uid, creds_.pid);
+    }
+    return true;
+}
+
+bool Connection::consume_message() {
+    const size_t avail = in_end_ - in_begin_;
+    if (avail < wire::fixed_header_size) return false;
+    const uint8_t* p = in_.data() + in_begin_;
+    auto size = wire::message_size({p, wire::fixed_header_size});
+    if (!size) {
+        close(fmt::format("malformed message: {}", wire::to_string(size.error())));
+        return false;
+    }
+    if (*size > bus_.limits().max_message_size) {
+        close(fmt::format("message of {} bytes exceeds max_message_size {}", *size,
+                          bus_.limits().max_message_size));
+        return false;
+    }
+    MessagePtr m = Message::create_for_raw(*size);
+    if (avail >= *size) {
+        std::memcpy(m->raw_data(), p, *size);
+        in_begin_ += *size;
+        deliver(std::move(m));
+        return true;
+    }
+    if (*size <= in_.size()) {
+        return false;  // the rest arrives in a later read
+    }
+    std::memcpy(m->raw_data(), p, avail);
+    in_begin_ = in_end_;
+    large_ = std::move(m);
+    large_have_ = avail;
+    return false;
+}
+
+void Connection::deliver(MessagePtr m) {
+    const wire::WireError err = m->restamp(unique_name_);
+    if (err != wire::WireError::none) {
+        return close(fmt::format("malformed message: {}", wire::to_string(err)));
+    }
+    const uint32_t nfds = m->header().unix_fds;
+    if (nfds > bus_.limits().max_message_unix_fds) {
+        return close(fmt::format("message carries {} unix fds, over max_message_unix_fds", nfds));
+    }
+    if (nfds > in_fds_.size()) {
+        return close(fmt::format("message announces {} unix fds but {} arrived", nfds, in_fds_.size()));
+    }
+    if (nfds > 0) {
+        auto& fds = m->fds();
+        fds.assign(in_fds_.begin(), in_fds_.begin() + nfds);
+        in_fds_.erase(in_fds_.begin(), in_fds_.begin() + nfds);
+    }
+    bus_.dispatch(*this, std::move(m));
+}
+
+void Connection::enqueue(MessagePtr m) {
+    if (!is_open()) return;
+    out_bytes_ += m->bytes().size();
+    out_.push_back(std::move(m));
+    if (out_bytes_ > bus_.limits().max_outgoing_bytes) {
+        spdlog::warn("connection {} ({}): outgoing queue over {} bytes, disconnecting the slow reader", id_,
+                     unique_name_, bus_.limits().max_outgoing_bytes);
+        return close("outgoing queue full");
+    }
+    bus_.schedule_flush(*this);
+}
+
+void Connection::flush() {
+    if (!is_open() || write_armed_) return;
+    const int fd = socket_.native_handle();
+    while (!auth_out_.empty()) {
+        iovec iov{auth_out_.data(), auth_out_.size()};
+        const ssize_t n = send_with_fds(fd, {&iov, 1}, {});
+        if (n == -EAGAIN) return arm_write();
+        if (n < 0) return close(fmt::format("write failed: {}", std::strerror(static_cast<int>(-n))));
+        auth_out_.erase(0, static_cast<size_t>(n));
+    }
+    while (!out_.empty()) {
+        std::array<iovec, max_iov_per_write> iov;
+        size_t count = 0;
+        std::span<const int> fds;
+        for (const MessagePtr& m : out_) {
+            const bool head = count == 0;
+            // A message's fds ride on the sendmsg carrying its first byte, and no other message may
+            // share that sendmsg, so every receiver sees fds with the message they belong to.
+            if (!m->fds().empty()) {
+                if (!head) break;
+                if (head_sent_ == 0) fds = m->fds();
+            }
+            const auto bytes = m->bytes();
+            const size_t skip = head ? head_sent_ : 0;
+            iov[count++] = {const_cast<uint8_t*>(bytes.data()) + skip, bytes.size() - skip};
+            if (!fds.empty() || count == iov.size()) break;
+        }
+        const ssize_t n = send_with_fds(fd, {iov.data(), count}, fds);
+        if (n == -EAGAIN) return arm_write();
+        if (n < 0) return close(fmt::format("write failed: {}", std::strerror(static_cast<int>(-n))));
+        size_t left = static_cast<size_t>(n);
+        while (left > 0) {
+            const size_t remaining = out_.front()->bytes().size() - head_sent_;
+            if (left < remaining) {
+                head_sent_ += left;
+                break;
+            }
+            left -= remaining;
+            out_bytes_ -= out_.front()->bytes().size();
+            out_.pop_front();
+            head_sent_ = 0;
+        }
+    }
+}
+
+void Connection::close(std::string_view reason) {
+    if (!is_open()) return;
+    const bool was_registered = registered();
+    state_ = ConnectionState::closed;
+    spdlog::debug("connection {} ({}, uid {}, pid {}): closed: {}", id_,
+                  unique_name_.empty() ? "unregistered" : unique_name_, creds_.uid, creds_.pid, reason);
+    auth_timer_.cancel();
+    boost::system::error_code ec;
+    socket_.close(ec);
+    out_.clear();
+    out_bytes_ = 0;
+    large_.reset();
+    bus_.remove_connection(*this, was_registered);
+}
+
+}  // namespace jetbus::broker

@@ -1,0 +1,93 @@
+// Connection: one client of the bus. It owns the socket, runs the SASL handshake, cuts frames from its
+// input buffer into Messages (large ones are read straight into their own allocation), hands each to the
+// Bus for routing, and writes its output queue with gather writes. A peer that breaks the protocol or
+// overflows a limit is closed with a log line naming why; nobody else is affected.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker/message.h"
+#include "broker/name_registry.h"
+#include "broker/sasl.h"
+#include "broker/transport.h"
+
+namespace jetbus::broker {
+
+class Bus;
+
+enum class ConnectionState { authenticating, awaiting_hello, active, closed };
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    void start();
+    // Queues a message for this peer; the Bus flushes dirty connections at the end of each event.
+    void enqueue(MessagePtr m);
+    void flush();
+    void close(std::string_view reason);
+
+    ConnectionId id() const { return id_; }
+    ConnectionState state() const { return state_; }
+    bool is_open() const { return state_ != ConnectionState::closed; }
+    bool registered() const { return state_ == ConnectionState::active; }
+    void set_registered(std::string unique_name);
+    const std::string& unique_name() const { return unique_name_; }
+    const PeerCredentials& credentials() const { return creds_; }
+    uid_t uid() const { return creds_.uid; }
+    bool unix_fd_negotiated() const { return sasl_.unix_fd_negotiated(); }
+    bool anonymous() const { return sasl_.anonymous(); }
+    size_t queued_bytes() const { return out_bytes_; }
+
+    bool flush_scheduled = false;  // owned by Bus: already in its dirty list
+    bool admitted = false;         // owned by Bus: authenticated and counted against its user
+
+private:
+    void arm_read();
+    void arm_write();
+    void on_readable();
+    bool read_large();
+    void consume_input();
+    bool consume_auth();
+    bool consume_message();
+    void deliver(MessagePtr m);
+    void compact_input();
+
+    Bus& bus_;
+    ConnectionId id_;
+    boost::asio::posix::stream_descriptor socket_;
+    boost::asio::steady_timer auth_timer_;
+    PeerCredentials creds_;
+    SaslServer sasl_;
+    ConnectionState state_ = ConnectionState::authenticating;
+    std::string unique_name_;
+    bool nul_seen_ = false;
+
+    std::vector<uint8_t> in_;        // input buffer; [in_begin_, in_end_) unparsed
+    size_t in_begin_ = 0;
+    size_t in_end_ = 0;
+    std::deque<int> in_fds_;         // fds received, not yet claimed by a message
+    MessagePtr large_;               // a message too big for in_, read into its own buffer
+    size_t large_have_ = 0;
+
+    std::string auth_out_;           // SASL replies, sent before any message
+    std::deque<MessagePtr> out_;
+    size_t out_bytes_ = 0;
+    size_t head_sent_ = 0;           // bytes of out_.front() already written
+    bool read_armed_ = false;
+    bool write_armed_ = false;
+};
+
+}  // namespace jetbus::broker

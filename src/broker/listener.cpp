@@ -1,0 +1,51 @@
+// Listener. See listener.h.
+#include "broker/listener.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "broker/bus.h"
+
+namespace jetbus::broker {
+
+Listener::Listener(Bus& bus, int fd, std::string unlink_path)
+    : bus_(bus), socket_(bus.io(), fd), unlink_path_(std::move(unlink_path)) {}
+
+Listener::~Listener() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+    if (!unlink_path_.empty()) ::unlink(unlink_path_.c_str());
+}
+
+void Listener::start() {
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                           if (ec) return;
+                           on_readable();
+                           bus_.flush_dirty();
+                       });
+}
+
+void Listener::on_readable() {
+    for (;;) {
+        const int fd = ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            bus_.accept(fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN) {
+            // Out of fds or memory: the pending peers wait in the backlog until something frees up.
+            spdlog::warn("accept failed: {}", std::strerror(errno));
+        }
+        break;
+    }
+    start();
+}
+
+}  // namespace jetbus::broker

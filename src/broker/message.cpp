@@ -1,0 +1,81 @@
+// Message storage and header re-stamping. See message.h.
+#include "broker/message.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <new>
+
+namespace jetbus::broker {
+
+Message* Message::allocate(size_t capacity) {
+    void* p = ::operator new(sizeof(Message) + capacity);
+    return new (p) Message(capacity);
+}
+
+void Message::destroy(Message* m) {
+    m->~Message();
+    ::operator delete(m);
+}
+
+Message::~Message() {
+    for (int fd : fds_) ::close(fd);
+}
+
+MessagePtr Message::create_for_raw(size_t raw_size) {
+    Message* m = allocate(restamp_headroom + raw_size);
+    m->raw_size_ = raw_size;
+    return MessagePtr(m);
+}
+
+MessagePtr Message::build(const wire::HeaderFields& fields, std::span<const uint8_t> body,
+                          std::vector<int> fds) {
+    const size_t hsize = wire::header_size(fields);
+    Message* m = allocate(hsize + body.size());
+    MessagePtr ptr(m);
+    wire::write_header(fields, static_cast<uint32_t>(body.size()), {m->storage(), hsize});
+    if (!body.empty()) std::memcpy(m->storage() + hsize, body.data(), body.size());
+    m->begin_ = 0;
+    m->end_ = hsize + body.size();
+    m->fds_ = std::move(fds);
+    [[maybe_unused]] auto err = m->reparse();
+    return ptr;
+}
+
+wire::WireError Message::reparse() {
+    auto parsed = wire::parse_header({storage() + begin_, end_ - begin_});
+    if (!parsed) return parsed.error();
+    header_ = *parsed;
+    return wire::WireError::none;
+}
+
+wire::WireError Message::restamp(std::string_view sender) {
+    const uint8_t* raw = raw_data();
+    auto parsed = wire::parse_header({raw, raw_size_});
+    if (!parsed) return parsed.error();
+    const wire::Header& old = *parsed;
+
+    wire::HeaderFields f = wire::fields_of(old);
+    f.sender = sender;
+    const size_t new_size = wire::header_size(f);
+    const size_t body_at = restamp_headroom + old.body_offset;
+    // The new header ends where the body starts; the headroom guarantees it fits.
+    if (new_size > body_at) return wire::WireError::bad_header_field;
+    const size_t new_begin = body_at - new_size;
+    // The field values still point into the old header, which the new one may overlap: write to a
+    // scratch buffer first when the header is small (always, in practice), else to a heap copy.
+    uint8_t scratch[1024];
+    std::vector<uint8_t> big;
+    uint8_t* out = scratch;
+    if (new_size > sizeof scratch) {
+        big.resize(new_size);
+        out = big.data();
+    }
+    wire::write_header(f, old.body_length, {out, new_size});
+    std::memmove(storage() + new_begin, out, new_size);
+    begin_ = new_begin;
+    end_ = body_at + old.body_length;
+    return reparse();
+}
+
+}  // namespace jetbus::broker

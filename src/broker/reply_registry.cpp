@@ -1,0 +1,44 @@
+// ReplyRegistry. See reply_registry.h.
+#include "broker/reply_registry.h"
+
+namespace jetbus::broker {
+
+void ReplyRegistry::expect(ConnectionId caller, uint32_t serial, ConnectionId callee) {
+    slots_.emplace(key(caller, serial), Slot{caller, serial, callee});
+    ++per_caller_[caller];
+}
+
+bool ReplyRegistry::take(ConnectionId caller, uint32_t serial, ConnectionId callee) {
+    auto [first, last] = slots_.equal_range(key(caller, serial));
+    for (auto it = first; it != last; ++it) {
+        const Slot& s = it->second;
+        if (s.caller == caller && s.serial == serial && s.callee == callee) {
+            slots_.erase(it);
+            auto pc = per_caller_.find(caller);
+            if (pc != per_caller_.end() && --pc->second == 0) per_caller_.erase(pc);
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t ReplyRegistry::pending_for(ConnectionId caller) const {
+    auto it = per_caller_.find(caller);
+    return it == per_caller_.end() ? 0 : it->second;
+}
+
+void ReplyRegistry::remove_connection(ConnectionId who, std::vector<PendingCall>& unanswered) {
+    for (auto it = slots_.begin(); it != slots_.end();) {
+        const Slot& s = it->second;
+        if (s.callee == who || s.caller == who) {
+            if (s.callee == who && s.caller != who) unanswered.push_back({s.caller, s.serial});
+            auto pc = per_caller_.find(s.caller);
+            if (pc != per_caller_.end() && --pc->second == 0) per_caller_.erase(pc);
+            it = slots_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+}  // namespace jetbus::broker

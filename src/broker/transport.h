@@ -1,0 +1,35 @@
+// Unix-socket transport: nonblocking recvmsg/sendmsg with fds carried by SCM_RIGHTS, and the peer's
+// credentials as the kernel reports them (never as a client claims them).
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace jetbus::broker {
+
+struct PeerCredentials {
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    pid_t pid = 0;
+    std::vector<gid_t> groups;     // SO_PEERGROUPS
+    std::string security_label;    // SO_PEERSEC, empty when the kernel has none
+    int pidfd = -1;                // SO_PEERPIDFD where the kernel offers it, else -1 (owned)
+};
+
+PeerCredentials read_peer_credentials(int fd);
+
+// Result of one transfer: bytes moved (> 0), 0 for end of stream (receive only), or -errno.
+// -EAGAIN means "try again when ready".
+ssize_t receive_with_fds(int fd, std::span<uint8_t> buf, std::vector<int>& fds_out);
+ssize_t send_with_fds(int fd, std::span<const iovec> iov, std::span<const int> fds);
+
+// Most fds the broker accepts in one recvmsg (the kernel's SCM_MAX_FD).
+constexpr size_t max_fds_per_receive = 253;
+
+}  // namespace jetbus::broker

@@ -1,0 +1,326 @@
+// The org.freedesktop.DBus interface: names, matches, credentials. Error names and texts follow
+// dbus-daemon 1.14 word for word, since clients and test suites compare them.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "driver/driver.h"
+#include "match/match_rule.h"
+#include "wire/names.h"
+
+namespace jetbus::driver {
+
+bool Driver::read_name_arg(Call& c, std::string_view& name) {
+    if (c.args.string(name)) return true;
+    reply_error(c, DriverError::invalid_args, "Malformed arguments");
+    return false;
+}
+
+Driver::Peer Driver::resolve_peer(std::string_view name) {
+    if (name == broker::driver_name) return {true, nullptr};
+    broker::Connection* conn = bus_.find(name);
+    if (!conn || !conn->registered()) return {false, nullptr};
+    return {true, conn};
+}
+
+void Driver::hello(Call& c) {
+    const std::string name = bus_.register_connection(c.from);
+    reply_string(c, name);
+    bus_.announce({broker::NameChange{name, 0, c.from.id()}});
+}
+
+void Driver::request_name(Call& c) {
+    std::string_view name;
+    uint32_t flags = 0;
+    if (!c.args.string(name) || !c.args.uint32(flags)) {
+        return reply_error(c, DriverError::invalid_args, "Malformed arguments");
+    }
+    if (!wire::is_valid_bus_name(name)) {
+        return reply_error(c, DriverError::invalid_args, fmt::format("Requested bus name \"{}\" is not valid", name));
+    }
+    if (name[0] == ':') {
+        return reply_error(c, DriverError::invalid_args,
+                           fmt::format("Cannot acquire a service starting with ':' such as \"{}\"", name));
+    }
+    if (name == broker::driver_name) {
+        return reply_error(c, DriverError::invalid_args,
+                           fmt::format("Connection \"{}\" is not allowed to own the service \"{}\"because it is "
+                                       "reserved for D-Bus' use only",
+                                       c.from.unique_name(), name));
+    }
+    if (bus_.names().owner(name) != c.from.id() &&
+        bus_.names().claims_of(c.from.id()) >= bus_.limits().max_names_per_connection) {
+        return reply_error(c, DriverError::limits_exceeded,
+                           fmt::format("Connection \"{}\" is not allowed to own more services (increase limits "
+                                       "in configuration file if required; max_names_per_connection={})",
+                                       c.from.unique_name(), bus_.limits().max_names_per_connection));
+    }
+    changes_.clear();
+    const auto result = bus_.names().request(name, c.from.id(), flags, changes_);
+    reply_uint32(c, static_cast<uint32_t>(result));
+    bus_.announce(changes_);
+}
+
+void Driver::release_name(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    if (!wire::is_valid_bus_name(name)) {
+        return reply_error(c, DriverError::invalid_args, fmt::format("Given bus name \"{}\" is not valid", name));
+    }
+    if (name[0] == ':') {
+        return reply_error(c, DriverError::invalid_args,
+                           fmt::format("Cannot release a service starting with ':' such as \"{}\"", name));
+    }
+    if (name == broker::driver_name) {
+        return reply_error(c, DriverError::invalid_args,
+                           "Cannot release the org.freedesktop.DBus service because it is owned by the bus");
+    }
+    changes_.clear();
+    const auto result = bus_.names().release(name, c.from.id(), changes_);
+    reply_uint32(c, static_cast<uint32_t>(result));
+    bus_.announce(changes_);
+}
+
+void Driver::start_service_by_name(Call& c) {
+    std::string_view name;
+    uint32_t flags = 0;
+    if (!c.args.string(name) || !c.args.uint32(flags)) {
+        return reply_error(c, DriverError::invalid_args, "Malformed arguments");
+    }
+    if (resolve_peer(name).found) return reply_uint32(c, 2);  // DBUS_START_REPLY_ALREADY_RUNNING
+    // No service files are read yet, so no name is activatable: dbus-daemon's answer for an unknown one.
+    reply_error(c, DriverError::service_unknown,
+                fmt::format("The name {} was not provided by any .service files", name));
+}
+
+void Driver::update_activation_environment(Call& c) {
+    size_t end = 0;
+    if (!c.args.enter_array(8, end)) return reply_error(c, DriverError::invalid_args, "Malformed arguments");
+    std::vector<std::pair<std::string_view, std::string_view>> vars;
+    while (c.args.offset() < end) {
+        std::string_view key, value;
+        if (!c.args.enter_struct() || !c.args.string(key) || !c.args.string(value)) {
+            return reply_error(c, DriverError::invalid_args, "Malformed arguments");
+        }
+        vars.emplace_back(key, value);
+    }
+    for (const auto& [k, v] : vars) activation_env_[std::string(k)] = std::string(v);
+    reply_empty(c);
+}
+
+void Driver::name_has_owner(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    std::vector<uint8_t> body;
+    wire::Writer(body).boolean(resolve_peer(name).found);
+    reply(c, "b", body);
+}
+
+namespace {
+
+void write_string_array(std::vector<uint8_t>& body, const std::vector<std::string>& items) {
+    wire::Writer w(body);
+    const size_t token = w.begin_array(4);
+    for (const auto& s : items) w.string(s);
+    w.end_array(token);
+}
+
+}  // namespace
+
+void Driver::list_names(Call& c) {
+    std::vector<std::string> names{std::string(broker::driver_name)};
+    auto well_known = bus_.names().names();
+    auto unique = bus_.unique_names();
+    names.insert(names.end(), well_known.begin(), well_known.end());
+    names.insert(names.end(), unique.begin(), unique.end());
+    std::vector<uint8_t> body;
+    write_string_array(body, names);
+    reply(c, "as", body);
+}
+
+void Driver::list_activatable_names(Call& c) {
+    std::vector<uint8_t> body;
+    write_string_array(body, {std::string(broker::driver_name)});
+    reply(c, "as", body);
+}
+
+void Driver::add_match(Call& c) {
+    std::string_view text;
+    if (!read_name_arg(c, text)) return;
+    auto rule = match::parse_match_rule(text);
+    if (!rule) {
+        const auto& e = rule.error();
+        return reply_error(c, e.kind == match::MatchRuleErrorKind::too_long ? DriverError::limits_exceeded
+                                                                             : DriverError::match_rule_invalid,
+                           e.message);
+    }
+    if (bus_.matches().count(c.from.id()) >= bus_.limits().max_match_rules_per_connection) {
+        return reply_error(c, DriverError::limits_exceeded,
+                           fmt::format("Connection \"{}\" is not allowed to add more match rules (increase limits "
+                                       "in configuration file if required; max_match_rules_per_connection={})",
+                                       c.from.unique_name(), bus_.limits().max_match_rules_per_connection));
+    }
+    bus_.matches().add(c.from.id(), std::move(*rule));
+    reply_empty(c);
+}
+
+void Driver::remove_match(Call& c) {
+    std::string_view text;
+    if (!read_name_arg(c, text)) return;
+    auto rule = match::parse_match_rule(text);
+    if (!rule) return reply_error(c, DriverError::match_rule_invalid, rule.error().message);
+    if (!bus_.matches().remove(c.from.id(), *rule)) {
+        return reply_error(c, DriverError::match_rule_not_found,
+                           "The given match rule wasn't found and can't be removed");
+    }
+    reply_empty(c);
+}
+
+void Driver::get_name_owner(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    const Peer p = resolve_peer(name);
+    if (!p.found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get owner of name '{}': no such name", name));
+    }
+    reply_string(c, p.conn ? std::string_view(p.conn->unique_name()) : broker::driver_name);
+}
+
+void Driver::list_queued_owners(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    std::vector<std::string> owners;
+    if (name == broker::driver_name) {
+        owners.emplace_back(broker::driver_name);
+    } else if (!name.empty() && name[0] == ':') {
+        if (const Peer p = resolve_peer(name); p.found) owners.emplace_back(p.conn->unique_name());
+    } else {
+        for (broker::ConnectionId id : bus_.names().queue(name)) {
+            if (broker::Connection* conn = bus_.find(id)) owners.push_back(conn->unique_name());
+        }
+    }
+    if (owners.empty()) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get owners of name '{}': no such name", name));
+    }
+    std::vector<uint8_t> body;
+    write_string_array(body, owners);
+    reply(c, "as", body);
+}
+
+void Driver::get_connection_unix_user(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    const Peer p = resolve_peer(name);
+    if (!p.found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get UID of name '{}': no such name", name));
+    }
+    reply_uint32(c, p.conn ? p.conn->uid() : static_cast<uint32_t>(::getuid()));
+}
+
+void Driver::get_connection_unix_process_id(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    const Peer p = resolve_peer(name);
+    if (!p.found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get PID of name '{}': no such name", name));
+    }
+    reply_uint32(c, p.conn ? static_cast<uint32_t>(p.conn->credentials().pid) : static_cast<uint32_t>(::getpid()));
+}
+
+void Driver::get_adt_audit_session_data(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    if (!resolve_peer(name).found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get audit session data of name '{}': no such name", name));
+    }
+    // Solaris ADT only, as in dbus-daemon on Linux.
+    reply_error(c, DriverError::adt_audit_data_unknown,
+                fmt::format("Could not determine audit session data for '{}'", name));
+}
+
+void Driver::get_connection_selinux_security_context(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    const Peer p = resolve_peer(name);
+    if (!p.found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get security context of name '{}': no such name", name));
+    }
+    // SELinux contexts are reported only when SELinux is enabled; like dbus-daemon without it, refuse.
+    reply_error(c, DriverError::selinux_context_unknown,
+                fmt::format("Could not determine security context for '{}'", name));
+}
+
+void Driver::reload_config(Call& c) {
+    std::string error;
+    if (!options_.reload_config) return reply_error(c, DriverError::failed, "Reloading is not available");
+    if (!options_.reload_config(error)) return reply_error(c, DriverError::failed, error);
+    reply_empty(c);
+}
+
+void Driver::get_id(Call& c) { reply_string(c, bus_.guid()); }
+
+void Driver::write_credentials(wire::Writer& w, const Peer& p) {
+    const uint32_t uid = p.conn ? p.conn->uid() : static_cast<uint32_t>(::getuid());
+    const uint32_t pid = p.conn ? static_cast<uint32_t>(p.conn->credentials().pid) : static_cast<uint32_t>(::getpid());
+    std::vector<gid_t> groups;
+    if (p.conn) {
+        groups = p.conn->credentials().groups;
+    } else {
+        groups.resize(static_cast<size_t>(std::max(::getgroups(0, nullptr), 0)));
+        groups.resize(static_cast<size_t>(std::max(::getgroups(static_cast<int>(groups.size()), groups.data()), 0)));
+        groups.push_back(::getgid());
+    }
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+
+    const size_t dict = w.begin_array(8);
+    w.begin_dict_entry();
+    w.string("ProcessID");
+    w.begin_variant("u");
+    w.uint32(pid);
+    w.begin_dict_entry();
+    w.string("UnixGroupIDs");
+    w.begin_variant("au");
+    const size_t arr = w.begin_array(4);
+    for (gid_t g : groups) w.uint32(g);
+    w.end_array(arr);
+    w.begin_dict_entry();
+    w.string("UnixUserID");
+    w.begin_variant("u");
+    w.uint32(uid);
+    if (p.conn && !p.conn->credentials().security_label.empty()) {
+        const std::string& label = p.conn->credentials().security_label;
+        w.begin_dict_entry();
+        w.string("LinuxSecurityLabel");
+        w.begin_variant("ay");
+        const size_t bytes = w.begin_array(1);
+        for (char ch : label) w.byte(static_cast<uint8_t>(ch));
+        w.byte(0);  // dbus-daemon includes the terminating NUL
+        w.end_array(bytes);
+    }
+    w.end_array(dict);
+}
+
+void Driver::get_connection_credentials(Call& c) {
+    std::string_view name;
+    if (!read_name_arg(c, name)) return;
+    const Peer p = resolve_peer(name);
+    if (!p.found) {
+        return reply_error(c, DriverError::name_has_no_owner,
+                           fmt::format("Could not get credentials of name '{}': no such name", name));
+    }
+    std::vector<uint8_t> body;
+    wire::Writer w(body);
+    write_credentials(w, p);
+    reply(c, "a{sv}", body);
+}
+
+}  // namespace jetbus::driver
