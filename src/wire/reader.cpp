@@ -255,8 +255,10 @@ bool Reader::skip_fields(const char*& t, const char* end, char close, Depth d) {
 
 bool Reader::skip_array(const char*& t, const char* end, Depth d) {
     const char* elem = t;
-    size_t elem_len = complete_type_length(std::string_view(elem, static_cast<size_t>(end - elem)));
-    t = elem + elem_len;
+    // Measured from the 'a': a dict entry is a complete type only as an array's element.
+    const char* array_type = elem - 1;
+    t = array_type + complete_type_length(std::string_view(array_type, static_cast<size_t>(end - array_type)));
+    size_t elem_len = static_cast<size_t>(t - elem);
     size_t array_end;
     if (!enter_array(alignment_of(*elem), array_end)) return false;
     if (elem_len == 1 && is_fixed_type(*elem)) return skip_fixed_array(*elem, array_end);
