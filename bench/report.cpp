@@ -52,7 +52,7 @@ std::string human_line(const Options& opt, const Result& r, const Summary& s) {
     else
         line += fmt::format(", inflight {}", opt.inflight);
     line += fmt::format(", {:.0f} calls/s", s.calls_per_s);
-    if (r.errors > 0) line += fmt::format(", {} ERRORS", r.errors);
+    if (r.errors > 0) line += fmt::format(", {} ERRORS{}", r.errors, r.warmup_failed ? " in warm-up" : "");
     if (r.capped) line += " (stopped by --max-seconds)";
     return line;
 }

@@ -67,8 +67,11 @@ Result ping_pong_loop(sd_bus* bus, const Target& t, const Options& opt, std::uin
         }
         const double us = one_round_trip(bus, t, payload);
         ++res.completed;
-        if (us < 0) ++res.errors;
-        else res.rtt_us.push_back(us);
+        if (us >= 0) {
+            res.rtt_us.push_back(us);
+        } else if (++res.errors; sd_bus_is_open(bus) <= 0) {
+            break;  // the connection is gone: every further call would fail the same way
+        }
     }
     res.elapsed_s = seconds_since(start);
     return res;
@@ -133,6 +136,7 @@ Result pipelined_loop(sd_bus* bus, const Target& t, const Options& opt, std::uin
 Result failed_warmup(const Result& warm) {
     Result r;
     r.errors = warm.errors;
+    r.warmup_failed = true;
     return r;
 }
 

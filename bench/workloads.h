@@ -15,6 +15,7 @@ struct Result {
     std::uint64_t errors = 0;        // error replies, timeouts or wrong echoes among them
     double elapsed_s = 0;            // measured loop only, warm-up excluded
     bool capped = false;             // the wall-clock cap stopped the loop before --count
+    bool warmup_failed = false;      // errors during warm-up: nothing was measured
     std::vector<double> rtt_us;      // ping-pong: one round trip per successful call
 };
 
