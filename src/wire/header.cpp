@@ -6,6 +6,7 @@
 
 #include "wire/names.h"
 #include "wire/reader.h"
+#include "wire/signature.h"
 
 namespace jetbus::wire {
 
@@ -98,16 +99,76 @@ WireError check_required(const Header& h) {
     return ok ? WireError::none : WireError::missing_header_field;
 }
 
+// The common case, a known field carrying its own type with a valid value, read straight from the bytes
+// at `at` (8-aligned). Returns the end of the field, or 0 to let the exact path find and name the fault.
+size_t fast_field(std::span<const uint8_t> b, size_t at, bool swap, Header& h, unsigned& seen) {
+    const uint8_t* p = b.data() + at;
+    size_t avail = b.size() - at;
+    uint8_t code = p[0];
+    if (avail < 8 || code == 0 || code > last_known_field || (seen & (1u << code)) || p[1] != 1 ||
+        p[2] != uint8_t(field_types[code]) || p[3] != 0) {
+        return 0;
+    }
+    char type = field_types[code];
+    if (type == 'u') {
+        uint32_t v = load_u32(p + 4, swap);
+        if (code == uint8_t(HeaderField::reply_serial)) {
+            if (v == 0) return 0;
+            h.reply_serial = v;
+        } else {
+            h.unix_fds = v;
+        }
+        seen |= 1u << code;
+        return at + 8;
+    }
+    size_t len = type == 'g' ? p[4] : load_u32(p + 4, swap);
+    size_t text = type == 'g' ? 5 : 8;
+    if (avail <= text + len || p[text + len] != 0) return 0;
+    std::string_view v(reinterpret_cast<const char*>(p + text), len);
+    bool ok = false;
+    switch (static_cast<HeaderField>(code)) {
+    case HeaderField::path: ok = is_valid_object_path(v); h.path = v; break;
+    case HeaderField::interface: ok = is_valid_interface_name(v); h.interface = v; break;
+    case HeaderField::member: ok = is_valid_member_name(v); h.member = v; break;
+    case HeaderField::error_name: ok = is_valid_error_name(v); h.error_name = v; break;
+    case HeaderField::destination: ok = is_valid_bus_name(v); h.destination = v; break;
+    case HeaderField::sender: ok = is_valid_bus_name(v); h.sender = v; break;
+    case HeaderField::signature: ok = check_signature(v) == WireError::none; h.signature = v; break;
+    default: break;
+    }
+    if (!ok) return 0;
+    seen |= 1u << code;
+    return at + text + len + 1;
+}
+
+// The exact path: any field, every fault named. The Reader starts at the field's 8-aligned offset, so
+// alignment relative to it is alignment in the message.
+WireError slow_field(std::span<const uint8_t> b, size_t& at, Endian endian, Header& h, unsigned& seen) {
+    Reader r(b.subspan(at), endian);
+    uint8_t code;
+    if (!r.byte(code)) return r.error();
+    if (WireError e = read_field(r, code, h, seen); e != WireError::none) return e;
+    at += r.offset();
+    return WireError::none;
+}
+
+// Fields occupy [16, header.size()); each starts 8-aligned after zero padding.
 WireError read_fields(std::span<const uint8_t> header, Endian endian, Header& h) {
-    Reader r(header, endian);
-    uint32_t skip;
-    size_t end;
-    if (!r.uint32(skip) || !r.uint32(skip) || !r.uint32(skip) || !r.enter_array(8, end)) return r.error();
+    bool swap = endian != native_endian;
+    size_t at = fixed_header_size;
     unsigned seen = 0;
-    while (r.offset() < end) {
-        uint8_t code;
-        if (!r.enter_struct() || !r.byte(code)) return r.error();
-        if (WireError e = read_field(r, code, h, seen); e != WireError::none) return e;
+    while (at < header.size()) {
+        for (; at % 8 != 0; ++at) {
+            if (at == header.size()) return WireError::truncated;
+            if (header[at] != 0) return WireError::bad_padding;
+        }
+        if (at == header.size()) return WireError::truncated;
+        size_t next = fast_field(header, at, swap, h, seen);
+        if (next != 0) {
+            at = next;
+        } else if (WireError e = slow_field(header, at, endian, h, seen); e != WireError::none) {
+            return e;
+        }
     }
     return WireError::none;
 }

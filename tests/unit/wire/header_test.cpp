@@ -207,6 +207,26 @@ TEST_CASE("unknown header fields are validated, skipped and flagged") {
     CHECK(h->member == "Ping");
 }
 
+TEST_CASE("known fields after an unknown one are still read") {
+    auto m = message(1, 3, [](Writer& w) {
+        w.begin_struct();
+        w.byte(77);
+        w.begin_variant("(yq)");
+        w.begin_struct();
+        w.byte(1);
+        w.uint16(2);
+        text_field(w, 1, 'o', "/a");
+        text_field(w, 3, 's', "M");
+        u32_field(w, 9, 2);
+    });
+    auto h = parse_header(m);
+    REQUIRE(h.has_value());
+    CHECK(h->has_unknown_fields);
+    CHECK(h->path == "/a");
+    CHECK(h->member == "M");
+    CHECK(h->unix_fds == 2);
+}
+
 TEST_CASE("a known field on a message type that does not use it is kept, not refused") {
     auto m = message(4, 3, [](Writer& w) {
         text_field(w, 1, 'o', "/a");
