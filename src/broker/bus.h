@@ -14,7 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "broker/connection.h"
-#include "broker/limits.h"
+#include "broker/bus_limits.h"
 #include "broker/message.h"
 #include "broker/name_registry.h"
 #include "broker/reply_registry.h"
