@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -21,11 +22,11 @@ constexpr size_t max_match_args = 64;  // arg0 .. arg63 (spec: "Match Rules")
 
 // Reads the leading string-like arguments of a body for argN matching. Non-string arguments get type 0
 // (they never match argN); reading stops at the first malformed value.
-size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_args>& args) {
+size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_args>& args, size_t wanted) {
     std::string_view sig = m.header().signature;
     wire::Reader r(m.body(), m.header().endian);
     size_t n = 0;
-    while (!sig.empty() && n < args.size()) {
+    while (!sig.empty() && n < std::min(wanted, args.size())) {
         const size_t len = wire::complete_type_length(sig);
         if (len == 0) break;
         const std::string_view type = sig.substr(0, len);
@@ -125,7 +126,12 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
     } else {
         --incomplete_;
     }
+    for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
     matches_.remove_all(c.id());
+    if (std::find(monitors_.begin(), monitors_.end(), c.id()) != monitors_.end()) {
+        monitor_rules_.remove_all(c.id());
+        monitors_.erase(std::remove(monitors_.begin(), monitors_.end(), c.id()), monitors_.end());
+    }
 
     unanswered_.clear();
     replies_.remove_connection(c.id(), unanswered_);
@@ -149,8 +155,8 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
         announce(changes);
         changes.clear();
         changes_ = std::move(changes);
-        by_unique_name_.erase(c.unique_name());
     }
+    if (!c.unique_name().empty()) by_unique_name_.erase(c.unique_name());
     connections_.erase(c.id());
 }
 
@@ -207,6 +213,7 @@ std::string_view Bus::name_of(ConnectionId id) const {
 
 void Bus::dispatch(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
+    if (from.is_monitor()) return from.close("monitors may not send messages");
     if (!from.registered()) {
         const bool is_hello = h.type == wire::MessageType::method_call && h.destination == driver_name &&
                               h.member == "Hello" &&
@@ -215,6 +222,7 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
             return from.close("sent a message other than Hello before registering");
         }
     }
+    if (!monitors_.empty()) tap(m, &from);
     if (h.destination == driver_name) {
         if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
         return;  // replies and signals to the bus itself go nowhere
@@ -233,13 +241,8 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
     Connection* to = find(h.destination);
     if (!to || !to->registered()) {
-        if (h.destination[0] == ':') {
-            reply_error(from, h, "org.freedesktop.DBus.Error.NameHasNoOwner",
-                        fmt::format("Could not get owner of name '{}': no such name", h.destination));
-        } else {
-            reply_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
-                        fmt::format("The name {} was not provided by any .service files", h.destination));
-        }
+        reply_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
+                    fmt::format("The name {} was not provided by any .service files", h.destination));
         return;
     }
     if (!m->fds().empty() && !to->unix_fd_negotiated()) {
@@ -256,6 +259,7 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
         }
         replies_.expect(from.id(), h.serial, to->id());
     }
+    if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
 }
 
@@ -273,36 +277,54 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
                       to->unique_name());
         return;
     }
+    if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
 }
 
-void Bus::broadcast(const MessagePtr& m, Connection* sender) {
-    const wire::Header& h = m->header();
+struct Bus::MatchContext {
     std::array<match::MatchArg, max_match_args> args;
-    const size_t nargs = read_match_args(*m, args);
     match::MatchInput in;
+    Bus* bus = nullptr;
+    ConnectionId sender = 0;
+    std::string_view sender_name;
+    ConnectionId recipient = 0;
+};
+
+void Bus::fill_match_input(const MessagePtr& m, Connection* sender, ConnectionId recipient, MatchContext& ctx) {
+    const wire::Header& h = m->header();
+    const size_t wanted = std::max(matches_.args_needed(), monitor_rules_.args_needed());
+    const size_t nargs = wanted ? read_match_args(*m, ctx.args, wanted) : 0;
+    ctx.bus = this;
+    ctx.sender = sender ? sender->id() : 0;
+    ctx.sender_name = h.sender;
+    ctx.recipient = recipient;
+    match::MatchInput& in = ctx.in;
     in.type = h.type;
     in.sender = h.sender;
     in.interface = h.interface;
     in.member = h.member;
     in.path = h.path;
     in.destination = h.destination;
-    in.args = {args.data(), nargs};
-    in.ctx = this;
-    const ConnectionId sender_id = sender ? sender->id() : 0;
-    struct Ctx {
-        Bus* bus;
-        ConnectionId sender;
-        std::string_view sender_name;
-    } ctx{this, sender_id, h.sender};
+    in.args = {ctx.args.data(), nargs};
     in.ctx = &ctx;
     in.sender_owns = [](const void* p, std::string_view name) {
-        const auto* c = static_cast<const Ctx*>(p);
+        const auto* c = static_cast<const MatchContext*>(p);
         if (name == c->sender_name) return true;
         return c->sender != 0 && c->bus->names_.owner(name) == c->sender;
     };
+    in.recipient_owns = [](const void* p, std::string_view name) {
+        const auto* c = static_cast<const MatchContext*>(p);
+        if (c->recipient == 0) return false;
+        if (!name.empty() && name[0] == ':') return c->bus->name_of(c->recipient) == name;
+        return c->bus->names_.owner(name) == c->recipient;
+    };
+}
+
+void Bus::broadcast(const MessagePtr& m, Connection* sender) {
+    MatchContext ctx;
+    fill_match_input(m, sender, 0, ctx);
     receivers_.clear();
-    matches_.collect(in, false, receivers_);
+    matches_.collect(ctx.in, true, receivers_);
     const bool has_fds = !m->fds().empty();
     for (match::MatchOwner owner : receivers_) {
         Connection* to = find(owner);
@@ -312,11 +334,82 @@ void Bus::broadcast(const MessagePtr& m, Connection* sender) {
     }
 }
 
+void Bus::deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, ConnectionId recipient) {
+    MatchContext ctx;
+    fill_match_input(m, sender, recipient, ctx);
+    receivers_.clear();
+    matches_.collect(ctx.in, true, receivers_);
+    const bool has_fds = !m->fds().empty();
+    for (match::MatchOwner owner : receivers_) {
+        if (owner == recipient) continue;  // it gets the message itself
+        Connection* to = find(owner);
+        if (!to || !to->registered()) continue;
+        if (has_fds && !to->unix_fd_negotiated()) continue;
+        to->enqueue(m);
+    }
+}
+
+void Bus::tap(const MessagePtr& m, Connection* sender) {
+    MatchContext ctx;
+    Connection* recipient = m->header().destination.empty() ? nullptr : find(m->header().destination);
+    fill_match_input(m, sender, recipient ? recipient->id() : 0, ctx);
+    receivers_.clear();
+    monitor_rules_.collect(ctx.in, true, receivers_);
+    for (match::MatchOwner owner : receivers_) {
+        Connection* to = find(owner);
+        if (!to || !to->is_monitor()) continue;
+        if (!m->fds().empty() && !to->unix_fd_negotiated()) continue;
+        to->enqueue(m);
+    }
+}
+
+size_t Bus::unicast_rule_weight(const match::MatchRule& r) const {
+    return r.eavesdrop || !r.destination.empty() ? 1 : 0;
+}
+
+void Bus::add_match(Connection& c, match::MatchRule rule) {
+    unicast_rules_ += unicast_rule_weight(rule);
+    matches_.add(c.id(), std::move(rule));
+}
+
+bool Bus::remove_match(Connection& c, const match::MatchRule& rule) {
+    if (!matches_.remove(c.id(), rule)) return false;
+    unicast_rules_ -= unicast_rule_weight(rule);
+    return true;
+}
+
+void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
+    for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
+    matches_.remove_all(c.id());
+    changes_.clear();
+    names_.remove_connection(c.id(), changes_);
+    auto changes = std::move(changes_);
+    changes.push_back({c.unique_name(), c.id(), 0});
+    c.set_monitor();  // no longer registered: it receives none of the signals below
+    announce(changes);
+    changes.clear();
+    changes_ = std::move(changes);
+    by_unique_name_.erase(c.unique_name());
+    if (rules.empty()) {
+        auto all = match::parse_match_rule("eavesdrop=true");
+        if (all) rules.push_back(std::move(*all));
+    }
+    for (auto& r : rules) {
+        r.eavesdrop = true;  // a monitor sees unicast traffic too
+        monitor_rules_.add(c.id(), std::move(r));
+    }
+    monitors_.push_back(c.id());
+    spdlog::debug("connection {} ({}) became a monitor", c.id(), c.unique_name());
+}
+
 void Bus::send_from_driver(MessagePtr m) {
+    if (!monitors_.empty()) tap(m, nullptr);
     const wire::Header& h = m->header();
     if (h.destination.empty()) return broadcast(m, nullptr);
     Connection* to = find(h.destination);
-    if (to) to->enqueue(std::move(m));
+    if (!to) return;
+    if (unicast_rules_ > 0) deliver_to_unicast_rules(m, nullptr, to->id());
+    to->enqueue(std::move(m));
 }
 
 void Bus::reply_error(Connection& to, const wire::Header& call, std::string_view error_name,
@@ -335,7 +428,7 @@ void Bus::reply_error(Connection& to, const wire::Header& call, std::string_view
     f.destination = to.unique_name();
     f.sender = driver_name;
     f.signature = "s";
-    to.enqueue(Message::build(f, body));
+    send_from_driver(Message::build(f, body));
 }
 
 void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::string_view name) {
@@ -354,7 +447,7 @@ void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::str
     f.destination = to->unique_name();
     f.sender = driver_name;
     f.signature = "s";
-    to->enqueue(Message::build(f, body));
+    send_from_driver(Message::build(f, body));
 }
 
 void Bus::announce(const std::vector<NameChange>& changes) {
@@ -377,7 +470,7 @@ void Bus::announce(const std::vector<NameChange>& changes) {
         f.sender = driver_name;
         f.signature = "sss";
         if (ch.old_owner) send_name_signal(ch.old_owner, "NameLost", ch.name);
-        broadcast(Message::build(f, body), nullptr);
+        send_from_driver(Message::build(f, body));
         if (ch.new_owner) send_name_signal(ch.new_owner, "NameAcquired", ch.name);
     }
 }

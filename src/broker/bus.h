@@ -76,6 +76,12 @@ public:
     uint32_t next_serial() { return ++driver_serial_; }
     // Sends a message from the driver: unicast when it has a destination, else to matching rules.
     void send_from_driver(MessagePtr m);
+    // AddMatch/RemoveMatch through the bus, which keeps count of rules that can select unicast traffic.
+    void add_match(Connection& c, match::MatchRule rule);
+    bool remove_match(Connection& c, const match::MatchRule& rule);
+    // BecomeMonitor: c gives up its names and rules and from now on receives a copy of every message
+    // one of `rules` selects (all of them when empty).
+    void become_monitor(Connection& c, std::vector<match::MatchRule> rules);
     // Reports each change of a name's primary owner: NameOwnerChanged, NameLost, NameAcquired.
     void announce(const std::vector<NameChange>& changes);
     // An error reply from the bus to a call, when the call expects one.
@@ -86,6 +92,13 @@ private:
     void route_unicast(Connection& from, MessagePtr m);
     void route_reply(Connection& from, MessagePtr m);
     void broadcast(const MessagePtr& m, Connection* sender);
+    // Unicast traffic also reaches eavesdropping rules and rules naming the destination.
+    void deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, ConnectionId recipient);
+    // A copy of m to every monitor whose rules select it.
+    void tap(const MessagePtr& m, Connection* sender);
+    struct MatchContext;
+    void fill_match_input(const MessagePtr& m, Connection* sender, ConnectionId recipient, MatchContext& ctx);
+    size_t unicast_rule_weight(const match::MatchRule& r) const;
     std::string_view name_of(ConnectionId id) const;
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
 
@@ -102,6 +115,9 @@ private:
     NameRegistry names_;
     ReplyRegistry replies_;
     match::MatchRegistry matches_;
+    match::MatchRegistry monitor_rules_;
+    std::vector<ConnectionId> monitors_;
+    size_t unicast_rules_ = 0;   // rules with eavesdrop=true or destination=: unicast must consult them
     std::vector<std::shared_ptr<Connection>> dirty_;
     std::vector<match::MatchOwner> receivers_;   // reused by broadcast: no allocation per message
     std::vector<NameChange> changes_;

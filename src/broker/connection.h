@@ -24,7 +24,8 @@ namespace jetbus::broker {
 
 class Bus;
 
-enum class ConnectionState { authenticating, awaiting_hello, active, closed };
+// monitor: became a monitor (BecomeMonitor): receives copies, may not send, owns no names.
+enum class ConnectionState { authenticating, awaiting_hello, active, monitor, closed };
 
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
@@ -44,6 +45,8 @@ public:
     bool is_open() const { return state_ != ConnectionState::closed; }
     bool registered() const { return state_ == ConnectionState::active; }
     void set_registered(std::string unique_name);
+    void set_monitor() { state_ = ConnectionState::monitor; }
+    bool is_monitor() const { return state_ == ConnectionState::monitor; }
     const std::string& unique_name() const { return unique_name_; }
     const PeerCredentials& credentials() const { return creds_; }
     uid_t uid() const { return creds_.uid; }

@@ -162,7 +162,7 @@ void Driver::add_match(Call& c) {
                                        "in configuration file if required; max_match_rules_per_connection={})",
                                        c.from.unique_name(), bus_.limits().max_match_rules_per_connection));
     }
-    bus_.matches().add(c.from.id(), std::move(*rule));
+    bus_.add_match(c.from, std::move(*rule));
     reply_empty(c);
 }
 
@@ -171,7 +171,7 @@ void Driver::remove_match(Call& c) {
     if (!read_name_arg(c, text)) return;
     auto rule = match::parse_match_rule(text);
     if (!rule) return reply_error(c, DriverError::match_rule_invalid, rule.error().message);
-    if (!bus_.matches().remove(c.from.id(), *rule)) {
+    if (!bus_.remove_match(c.from, *rule)) {
         return reply_error(c, DriverError::match_rule_not_found,
                            "The given match rule wasn't found and can't be removed");
     }
@@ -273,6 +273,7 @@ void Driver::write_credentials(wire::Writer& w, const Peer& p) {
     std::vector<gid_t> groups;
     if (p.conn) {
         groups = p.conn->credentials().groups;
+        groups.push_back(p.conn->credentials().gid);  // SO_PEERGROUPS lists supplementary groups only
     } else {
         groups.resize(static_cast<size_t>(std::max(::getgroups(0, nullptr), 0)));
         groups.resize(static_cast<size_t>(std::max(::getgroups(static_cast<int>(groups.size()), groups.data()), 0)));

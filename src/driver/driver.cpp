@@ -11,9 +11,12 @@ constexpr std::string_view iface_dbus = "org.freedesktop.DBus";
 constexpr std::string_view iface_properties = "org.freedesktop.DBus.Properties";
 constexpr std::string_view iface_introspectable = "org.freedesktop.DBus.Introspectable";
 constexpr std::string_view iface_peer = "org.freedesktop.DBus.Peer";
+constexpr std::string_view iface_monitoring = "org.freedesktop.DBus.Monitoring";
 
 // Interfaces dbus-daemon offers only on /org/freedesktop/DBus, not on every path.
-bool only_on_driver_path(std::string_view iface) { return iface == iface_properties; }
+bool only_on_driver_path(std::string_view iface) {
+    return iface == iface_properties || iface == iface_monitoring;
+}
 
 }  // namespace
 
@@ -42,6 +45,7 @@ const std::vector<Driver::Method>& driver_methods() {
         {iface_properties, "Get", "ss", &Driver::properties_get},
         {iface_properties, "GetAll", "s", &Driver::properties_get_all},
         {iface_properties, "Set", "ssv", &Driver::properties_set},
+        {iface_monitoring, "BecomeMonitor", "asu", &Driver::become_monitor},
         {iface_introspectable, "Introspect", "", &Driver::introspect},
         {iface_peer, "Ping", "", &Driver::ping},
         {iface_peer, "GetMachineId", "", &Driver::get_machine_id},

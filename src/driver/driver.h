@@ -73,6 +73,8 @@ private:
     void properties_set(Call&);
     // org.freedesktop.DBus.Introspectable (introspectable.cpp)
     void introspect(Call&);
+    // org.freedesktop.DBus.Monitoring (monitoring.cpp)
+    void become_monitor(Call&);
     // org.freedesktop.DBus.Peer (peer.cpp)
     void ping(Call&);
     void get_machine_id(Call&);

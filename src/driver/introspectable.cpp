@@ -125,6 +125,14 @@ constexpr std::string_view properties_interface_xml = R"(  <interface name="org.
   </interface>
 )";
 
+constexpr std::string_view monitoring_interface_xml = R"(  <interface name="org.freedesktop.DBus.Monitoring">
+    <method name="BecomeMonitor">
+      <arg direction="in" type="as"/>
+      <arg direction="in" type="u"/>
+    </method>
+  </interface>
+)";
+
 constexpr std::string_view introspectable_interface_xml = R"(  <interface name="org.freedesktop.DBus.Introspectable">
     <method name="Introspect">
       <arg direction="out" type="s"/>
@@ -159,6 +167,7 @@ std::string introspection_xml(std::string_view path) {
     xml += dbus_interface_xml;
     if (path == broker::driver_path) xml += properties_interface_xml;
     xml += introspectable_interface_xml;
+    if (path == broker::driver_path) xml += monitoring_interface_xml;
     xml += peer_interface_xml;
     if (const std::string child = child_toward_driver(path); !child.empty()) {
         xml += fmt::format("  <node name=\"{}\"/>\n", child);

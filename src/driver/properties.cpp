@@ -15,7 +15,7 @@ const std::vector<std::string_view>& features() {
     return f;
 }
 const std::vector<std::string_view>& extra_interfaces() {
-    static const std::vector<std::string_view> i = {};
+    static const std::vector<std::string_view> i = {"org.freedesktop.DBus.Monitoring"};
     return i;
 }
 

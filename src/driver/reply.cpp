@@ -14,7 +14,7 @@ void Driver::reply(Call& c, std::string_view signature, const std::vector<uint8_
     f.destination = c.from.unique_name();
     f.sender = broker::driver_name;
     f.signature = signature;
-    c.from.enqueue(broker::Message::build(f, body));
+    bus_.send_from_driver(broker::Message::build(f, body));
 }
 
 void Driver::reply_string(Call& c, std::string_view s) {
