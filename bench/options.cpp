@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string_view>
 
@@ -39,6 +40,16 @@ std::uint64_t parse_number(std::string_view flag, const char* text) {
     } catch (const std::exception&) {
     }
     throw std::invalid_argument(fmt::format("{} wants a number, got '{}'", flag, text));
+}
+
+double parse_seconds(const char* text) {
+    try {
+        std::size_t used = 0;
+        const double v = std::stod(text, &used);
+        if (used == std::string_view(text).size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw std::invalid_argument(fmt::format("--max-seconds wants a number, got '{}'", text));
 }
 
 Workload parse_workload(const char* text) {
@@ -85,7 +96,7 @@ bool parse_options(int argc, char** argv, Options& out) {
             case 'n': out.count = parse_number("--count", optarg); break;
             case 'W': out.warmup = parse_number("--warmup", optarg); break;
             case 'k': out.inflight = static_cast<unsigned>(parse_number("--inflight", optarg)); break;
-            case 't': out.max_seconds = std::stod(optarg); break;
+            case 't': out.max_seconds = parse_seconds(optarg); break;
             case 'j': out.json = true; break;
             case 'P': out.probe = true; break;
             case 'h': fmt::print("{}", usage_text); return false;
