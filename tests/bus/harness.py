@@ -54,11 +54,11 @@ def wait_until(predicate, timeout, interval=0.02):
         time.sleep(interval)
 
 
-def read_line(fd, timeout):
-    """Reads one newline-terminated line from a pipe, or raises after timeout."""
+def read_line(fd, timeout, lines=1):
+    """Reads newline-terminated lines (one by default) from a pipe, or raises after timeout."""
     data = b''
     deadline = time.monotonic() + timeout
-    while not data.endswith(b'\n'):
+    while data.count(b'\n') < lines:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError('no complete line within %.1fs (got %r)' % (timeout, data))
@@ -90,6 +90,7 @@ class BusDaemon:
         self.address = None
         self.printed_address = None
         self.pid = None
+        self.stopped = False
 
     def start(self):
         addr_r, addr_w = os.pipe()
@@ -113,7 +114,23 @@ class BusDaemon:
             os.close(pid_r)
         # Clients get the printed address (with its guid), as dbus-run-session would hand it out.
         self.address = self.printed_address
+        self._wait_until_serving()
         return self
+
+    def _wait_until_serving(self):
+        # dbus-daemon prints its address before it installs its SIGTERM handler; one answered
+        # call proves the main loop runs, so a test's SIGTERM can't race start-up.
+        import dbus
+        import dbus.bus
+        try:
+            conn = dbus.bus.BusConnection(self.address)
+            conn.call_blocking('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                               'GetId', '', (), timeout=START_TIMEOUT)
+            conn.close()
+        except dbus.exceptions.DBusException as e:
+            self.kill()
+            raise RuntimeError('broker printed its address but does not answer: %s; stderr: %s'
+                               % (e, self.stderr()))
 
     def stderr(self):
         try:
@@ -130,8 +147,9 @@ class BusDaemon:
     def stop(self):
         """SIGTERM by pid; returns a list of problems (empty when it exited cleanly)."""
         problems = []
-        if self.proc is None:
+        if self.proc is None or self.stopped:
             return problems
+        self.stopped = True
         if self.proc.poll() is not None:
             problems.append('broker died before the test ended (status %s)' % self.proc.returncode)
         else:
