@@ -66,6 +66,18 @@ void setup_logging(bool to_journal) {
     spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug for connection-level detail
 }
 
+// The policy language is parsed but its decisions are not applied yet: say so rather than pretend.
+void warn_unenforced_policy(const jetbus::config::BusConfig& config) {
+    size_t denies = 0;
+    for (const auto& p : config.policies) {
+        for (const auto& r : p.rules) denies += r.allow ? 0 : 1;
+    }
+    if (denies > 0) {
+        spdlog::warn("{}: {} <deny> rules are parsed but not yet enforced; every peer may send, receive and own "
+                     "any name", config.source_path, denies);
+    }
+}
+
 std::string read_machine_id() {
     for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
         std::ifstream in(path);
@@ -226,6 +238,7 @@ int run(const CommandLine& cl) {
     const std::string path = config_path(cl);
     jetbus::config::BusConfig config = jetbus::config::load_bus_config(path);
     for (const auto& w : config.warnings) spdlog::warn("{}", w);
+    warn_unenforced_policy(config);
 
     const std::string guid = jetbus::broker::generate_guid();
     const std::string addresses = cl.address.empty() ? fmt::format("{}", fmt::join(config.listen, ";")) : cl.address;

@@ -31,8 +31,8 @@ namespace fs = std::filesystem;
 
 // Elements (and element variants) jetbus parses but does not act on yet. Loading one records a
 // warning so nothing is dropped silently; remove an entry when the feature lands.
-constexpr std::array<std::string_view, 5> kNotYetEnforced{
-    "servicehelper", "allow_anonymous", "selinux", "apparmor", "policy at_console"};
+constexpr std::array<std::string_view, 4> kNotYetEnforced{
+    "servicehelper", "selinux", "apparmor", "policy at_console"};
 
 // Elements whose text is their value; the others must hold only whitespace.
 constexpr std::array<std::string_view, 10> kTextElements{

@@ -1,5 +1,7 @@
 // The org.freedesktop.DBus interface: names, matches, credentials. Error names and texts follow
 // dbus-daemon 1.14 word for word, since clients and test suites compare them.
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,7 +269,7 @@ void Driver::reload_config(Call& c) {
 
 void Driver::get_id(Call& c) { reply_string(c, bus_.guid()); }
 
-void Driver::write_credentials(wire::Writer& w, const Peer& p) {
+void Driver::write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, std::vector<int>& fds) {
     const uint32_t uid = p.conn ? p.conn->uid() : static_cast<uint32_t>(::getuid());
     const uint32_t pid = p.conn ? static_cast<uint32_t>(p.conn->credentials().pid) : static_cast<uint32_t>(::getpid());
     std::vector<gid_t> groups;
@@ -287,6 +289,21 @@ void Driver::write_credentials(wire::Writer& w, const Peer& p) {
     w.string("ProcessID");
     w.begin_variant("u");
     w.uint32(pid);
+    if (with_pidfd) {
+        // A pidfd pins the process, where a pid can be reused (spec 0.42). The bus's own comes from
+        // pidfd_open, a peer's from SO_PEERPIDFD at accept time.
+        const int pidfd = p.conn ? (p.conn->credentials().pidfd >= 0 ? ::fcntl(p.conn->credentials().pidfd,
+                                                                                 F_DUPFD_CLOEXEC, 3)
+                                                                    : -1)
+                                 : static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+        if (pidfd >= 0) {
+            w.begin_dict_entry();
+            w.string("ProcessFD");
+            w.begin_variant("h");
+            w.unix_fd(static_cast<uint32_t>(fds.size()));
+            fds.push_back(pidfd);
+        }
+    }
     w.begin_dict_entry();
     w.string("UnixGroupIDs");
     w.begin_variant("au");
@@ -319,9 +336,10 @@ void Driver::get_connection_credentials(Call& c) {
                            fmt::format("Could not get credentials of name '{}': no such name", name));
     }
     std::vector<uint8_t> body;
+    std::vector<int> fds;
     wire::Writer w(body);
-    write_credentials(w, p);
-    reply(c, "a{sv}", body);
+    write_credentials(w, p, c.from.unix_fd_negotiated(), fds);
+    reply(c, "a{sv}", body, std::move(fds));
 }
 
 }  // namespace jetbus::driver

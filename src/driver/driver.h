@@ -80,7 +80,7 @@ private:
     void get_machine_id(Call&);
 
     // Replies (reply.cpp).
-    void reply(Call& c, std::string_view signature, const std::vector<uint8_t>& body);
+    void reply(Call& c, std::string_view signature, const std::vector<uint8_t>& body, std::vector<int> fds = {});
     void reply_empty(Call& c) { reply(c, "", {}); }
     void reply_string(Call& c, std::string_view s);
     void reply_uint32(Call& c, uint32_t v);
@@ -94,7 +94,8 @@ private:
     Peer resolve_peer(std::string_view name);
     bool read_name_arg(Call& c, std::string_view& name);
 
-    void write_credentials(wire::Writer& w, const Peer& p);
+    // Writes the a{sv} of GetConnectionCredentials; a pidfd for ProcessFD, when given, goes to fds.
+    void write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, std::vector<int>& fds);
     void write_properties(wire::Writer& w);
 
     broker::Bus& bus_;

@@ -1,11 +1,16 @@
 // Driver replies: method returns and errors addressed to the caller. See driver.h.
+#include <unistd.h>
+
 #include "driver/driver.h"
 
 namespace jetbus::driver {
 
-void Driver::reply(Call& c, std::string_view signature, const std::vector<uint8_t>& body) {
+void Driver::reply(Call& c, std::string_view signature, const std::vector<uint8_t>& body, std::vector<int> fds) {
     const wire::Header& call = c.msg->header();
-    if (call.flags & wire::flags::no_reply_expected) return;
+    if (call.flags & wire::flags::no_reply_expected) {
+        for (int fd : fds) ::close(fd);
+        return;
+    }
     wire::HeaderFields f;
     f.type = wire::MessageType::method_return;
     f.flags = wire::flags::no_reply_expected;
@@ -14,7 +19,8 @@ void Driver::reply(Call& c, std::string_view signature, const std::vector<uint8_
     f.destination = c.from.unique_name();
     f.sender = broker::driver_name;
     f.signature = signature;
-    bus_.send_from_driver(broker::Message::build(f, body));
+    f.unix_fds = static_cast<uint32_t>(fds.size());
+    bus_.send_from_driver(broker::Message::build(f, body, std::move(fds)));
 }
 
 void Driver::reply_string(Call& c, std::string_view s) {

@@ -311,3 +311,17 @@ TEST_CASE("Peer.GetMachineId answers the machine id and Ping answers empty") {
     REQUIRE(ping);
     CHECK(ping->header.type == wire::MessageType::method_return);
 }
+
+TEST_CASE("GetConnectionCredentials gives uid, pid and groups, and no ProcessFD without fd passing") {
+    TestBus tb;
+    TestClient c(tb);
+    auto r = c.call_driver("GetConnectionCredentials", "s", body_s(c.name));
+    REQUIRE(r);
+    CHECK(r->header.signature == "a{sv}");
+    CHECK(r->header.unix_fds == 0);
+    const std::string body(r->bytes.begin() + static_cast<long>(r->header.body_offset), r->bytes.end());
+    CHECK(body.find("UnixUserID") != std::string::npos);
+    CHECK(body.find("ProcessID") != std::string::npos);
+    CHECK(body.find("UnixGroupIDs") != std::string::npos);
+    CHECK(body.find("ProcessFD") == std::string::npos);
+}
