@@ -272,17 +272,14 @@ void Driver::get_id(Call& c) { reply_string(c, bus_.guid()); }
 void Driver::write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, std::vector<int>& fds) {
     const uint32_t uid = p.conn ? p.conn->uid() : static_cast<uint32_t>(::getuid());
     const uint32_t pid = p.conn ? static_cast<uint32_t>(p.conn->credentials().pid) : static_cast<uint32_t>(::getpid());
+    // dbus-daemon reports groups for peers only, not for the bus itself.
     std::vector<gid_t> groups;
     if (p.conn) {
         groups = p.conn->credentials().groups;
         groups.push_back(p.conn->credentials().gid);  // SO_PEERGROUPS lists supplementary groups only
-    } else {
-        groups.resize(static_cast<size_t>(std::max(::getgroups(0, nullptr), 0)));
-        groups.resize(static_cast<size_t>(std::max(::getgroups(static_cast<int>(groups.size()), groups.data()), 0)));
-        groups.push_back(::getgid());
+        std::sort(groups.begin(), groups.end());
+        groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
     }
-    std::sort(groups.begin(), groups.end());
-    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
 
     const size_t dict = w.begin_array(8);
     w.begin_dict_entry();
@@ -304,12 +301,14 @@ void Driver::write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, 
             fds.push_back(pidfd);
         }
     }
-    w.begin_dict_entry();
-    w.string("UnixGroupIDs");
-    w.begin_variant("au");
-    const size_t arr = w.begin_array(4);
-    for (gid_t g : groups) w.uint32(g);
-    w.end_array(arr);
+    if (p.conn) {
+        w.begin_dict_entry();
+        w.string("UnixGroupIDs");
+        w.begin_variant("au");
+        const size_t arr = w.begin_array(4);
+        for (gid_t g : groups) w.uint32(g);
+        w.end_array(arr);
+    }
     w.begin_dict_entry();
     w.string("UnixUserID");
     w.begin_variant("u");
