@@ -3,19 +3,76 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace jetbus::broker {
 
+namespace {
+
+// Recycled message blocks in a few size classes, so the steady state of a busy bus allocates nothing
+// per message. Each class keeps a bounded free list; bigger messages go straight to the heap.
+class MessagePool {
+public:
+    static constexpr std::array<size_t, 5> class_sizes = {1024, 4096, 16384, 65536, 262144};
+    static constexpr size_t max_cached_bytes_per_class = 4 * 1024 * 1024;
+
+    ~MessagePool() {
+        for (auto& list : free_) {
+            for (void* p : list) ::operator delete(p);
+        }
+    }
+    // Returns a block of at least `bytes` and the class it belongs to (-1: not pooled).
+    void* take(size_t bytes, int& cls) {
+        cls = class_of(bytes);
+        if (cls < 0) return ::operator new(bytes);
+        auto& list = free_[static_cast<size_t>(cls)];
+        if (!list.empty()) {
+            void* p = list.back();
+            list.pop_back();
+            return p;
+        }
+        return ::operator new(class_sizes[static_cast<size_t>(cls)]);
+    }
+    void give(void* p, int cls) {
+        if (cls >= 0) {
+            auto& list = free_[static_cast<size_t>(cls)];
+            if (list.size() * class_sizes[static_cast<size_t>(cls)] < max_cached_bytes_per_class) {
+                list.push_back(p);
+                return;
+            }
+        }
+        ::operator delete(p);
+    }
+
+private:
+    static int class_of(size_t bytes) {
+        for (size_t i = 0; i < class_sizes.size(); ++i) {
+            if (bytes <= class_sizes[i]) return static_cast<int>(i);
+        }
+        return -1;
+    }
+    std::array<std::vector<void*>, class_sizes.size()> free_;
+};
+
+thread_local MessagePool pool;
+
+}  // namespace
+
 Message* Message::allocate(size_t capacity) {
-    void* p = ::operator new(sizeof(Message) + capacity);
-    return new (p) Message(capacity);
+    int cls = -1;
+    void* p = pool.take(sizeof(Message) + capacity, cls);
+    Message* m = new (p) Message(capacity);
+    m->pool_class_ = cls;
+    return m;
 }
 
 void Message::destroy(Message* m) {
+    const int cls = m->pool_class_;
     m->~Message();
-    ::operator delete(m);
+    pool.give(m, cls);
 }
 
 Message::~Message() {

@@ -67,6 +67,7 @@ private:
     wire::WireError reparse();
 
     uint32_t refs_ = 0;          // single-threaded broker: a plain counter
+    int pool_class_ = -1;        // which recycled size class the block came from (-1: heap)
     size_t capacity_ = 0;
     size_t raw_size_ = 0;
     size_t begin_ = 0;           // first byte of the message as it goes out

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <unordered_map>
 #include <vector>
 
@@ -32,8 +33,10 @@ private:
         uint32_t serial;
         ConnectionId callee;
     };
-    std::unordered_multimap<uint64_t, Slot> slots_;
-    std::unordered_map<ConnectionId, size_t> per_caller_;
+    // Nodes come from a pool: a call and its reply allocate nothing once the pool has warmed up.
+    std::pmr::unsynchronized_pool_resource pool_;
+    std::pmr::unordered_multimap<uint64_t, Slot> slots_{&pool_};
+    std::pmr::unordered_map<ConnectionId, size_t> per_caller_{&pool_};
 };
 
 }  // namespace jetbus::broker
