@@ -325,3 +325,65 @@ TEST_CASE("GetConnectionCredentials gives uid, pid and groups, and no ProcessFD 
     CHECK(body.find("UnixGroupIDs") != std::string::npos);
     CHECK(body.find("ProcessFD") == std::string::npos);
 }
+
+TEST_CASE("A client that does not finish authenticating in auth_timeout is disconnected") {
+    TestBus tb(100);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    tb.bus.accept(sv[0]);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+        tb.io.restart();
+        tb.io.run_for(std::chrono::milliseconds(20));
+        char b;
+        closed = ::recv(sv[1], &b, 1, MSG_DONTWAIT) == 0;
+    }
+    CHECK(closed);
+    close(sv[1]);
+}
+
+TEST_CASE("An fd sent to a peer that did not negotiate fds gets NotSupported back") {
+    TestBus tb;
+    TestClient sender(tb, true, true), receiver(tb);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    wire::HeaderFields f;
+    f.type = wire::MessageType::method_call;
+    f.destination = receiver.name;
+    f.path = "/";
+    f.interface = "com.example.I";
+    f.member = "TakeFd";
+    f.signature = "h";
+    std::vector<uint8_t> body;
+    wire::Writer(body).unix_fd(0);
+    const uint32_t serial = sender.send_with_fd(f, body, p[0]);
+    auto r = sender.wait_for([serial](const Received& m) { return m.header.reply_serial == serial; });
+    REQUIRE(is_error(r, "org.freedesktop.DBus.Error.NotSupported"));
+    for (const auto& m : receiver.drain()) CHECK(m.header.member != "TakeFd");
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST_CASE("An fd sent to a peer that negotiated fds arrives with its message") {
+    TestBus tb;
+    TestClient sender(tb, true, true), receiver(tb, true, true);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    wire::HeaderFields f;
+    f.type = wire::MessageType::method_call;
+    f.flags = wire::flags::no_reply_expected;
+    f.destination = receiver.name;
+    f.path = "/";
+    f.interface = "com.example.I";
+    f.member = "TakeFd";
+    f.signature = "h";
+    std::vector<uint8_t> body;
+    wire::Writer(body).unix_fd(0);
+    sender.send_with_fd(f, body, p[0]);
+    auto got = receiver.wait_for([](const Received& m) { return m.header.member == "TakeFd"; });
+    REQUIRE(got);
+    CHECK(got->header.unix_fds == 1);
+    close(p[0]);
+    close(p[1]);
+}

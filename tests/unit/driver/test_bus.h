@@ -28,8 +28,10 @@ struct TestBus {
     driver::Driver driver{bus, {"0123456789abcdef0123456789abcdef", {}}};
 
     TestBus() { bus.set_driver(&driver); }
-    static broker::BusOptions options() {
+    explicit TestBus(uint32_t auth_timeout_ms) : bus(io, options(auth_timeout_ms)) { bus.set_driver(&driver); }
+    static broker::BusOptions options(uint32_t auth_timeout_ms = 30000) {
         broker::BusOptions o;
+        o.limits.auth_timeout_ms = auth_timeout_ms;
         o.guid = "00112233445566778899aabbccddeeff";
         o.limits.max_replies_per_connection = 4;
         o.limits.max_match_rules_per_connection = 8;
@@ -60,12 +62,14 @@ struct Received {
 
 class TestClient {
 public:
-    explicit TestClient(TestBus& tb, bool hello = true) : tb_(tb) {
+    explicit TestClient(TestBus& tb, bool hello = true, bool unix_fds = false) : tb_(tb) {
         int sv[2];
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv);
         tb_.bus.accept(sv[0]);
         fd_ = sv[1];
-        const std::string auth = std::string(1, '\0') + "AUTH EXTERNAL " + hex_uid() + "\r\nBEGIN\r\n";
+        unix_fds_ = unix_fds;
+        const std::string auth = std::string(1, '\0') + "AUTH EXTERNAL " + hex_uid() + "\r\n" +
+                                 (unix_fds ? "NEGOTIATE_UNIX_FD\r\n" : "") + "BEGIN\r\n";
         send_raw(auth);
         if (hello) {
             auto reply = call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "Hello");
@@ -76,6 +80,32 @@ public:
 
     void send_raw(std::string_view bytes) { ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
     void send_raw(const std::vector<uint8_t>& bytes) { ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+    // Sends bytes with one fd attached by SCM_RIGHTS.
+    void send_raw_with_fd(const std::vector<uint8_t>& bytes, int fd) {
+        iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    }
+    // Builds a message carrying one fd (UNIX_FDS = 1) and sends it; returns its serial.
+    uint32_t send_with_fd(wire::HeaderFields f, const std::vector<uint8_t>& body, int fd) {
+        f.serial = ++serial_;
+        f.unix_fds = 1;
+        std::vector<uint8_t> out(wire::header_size(f));
+        wire::write_header(f, static_cast<uint32_t>(body.size()), out);
+        out.insert(out.end(), body.begin(), body.end());
+        send_raw_with_fd(out, fd);
+        return f.serial;
+    }
     void disconnect() { close(fd_); fd_ = -1; tb_.pump(); }
 
     // Builds and sends a message; returns its serial.
@@ -168,9 +198,9 @@ private:
     }
     void cut() {
         if (!authed_) {
-            // Skip SASL lines: everything up to and including "OK ...\r\n".
+            // Skip SASL lines: everything up to and including "OK ...\r\n" (and AGREE_UNIX_FD).
             const std::string s(stream_.begin(), stream_.end());
-            const auto ok = s.find("OK ");
+            const auto ok = s.find(unix_fds_ ? "AGREE_UNIX_FD" : "OK ");
             if (ok == std::string::npos) return;
             const auto eol = s.find("\r\n", ok);
             if (eol == std::string::npos) return;
@@ -194,6 +224,7 @@ private:
     int fd_ = -1;
     uint32_t serial_ = 0;
     bool authed_ = false;
+    bool unix_fds_ = false;
     std::vector<uint8_t> stream_;
     std::vector<Received> inbox_;
 };
