@@ -1,10 +1,12 @@
 // jetbus-bench: measures method-call round trips and pipelined throughput through a
 // D-Bus bus (any address: jetbus, dbus-daemon, dbus-broker) or a direct peer-to-peer
-// link, with sd-bus as an independent client library. See bench/README.md.
+// link, and signal fan-out and match-rule scaling through a bus, with sd-bus as an
+// independent client library. See bench/README.md.
 #include "echo_server.h"
 #include "link.h"
 #include "options.h"
 #include "report.h"
+#include "signal_workloads.h"
 #include "workloads.h"
 
 #include <fmt/core.h>
@@ -37,6 +39,7 @@ Result run_workload(sd_bus* client, const Target& target, const Options& opt) {
                                                : run_pipelined(client, target, opt);
 }
 
+
 // Starts the echo server process and the client connection, then runs the workload.
 Result measure(const Options& opt) {
     if (opt.peer_to_peer) {
@@ -54,13 +57,28 @@ Result measure(const Options& opt) {
     return run_workload(client.get(), Target{name}, opt);
 }
 
-int run(const Options& opt) {
-    if (opt.probe) return probe(opt);
-    Result r = measure(opt);
+int report_signals(const Options& opt, const SignalResult& r) {
+    fmt::print("{}\n", human_line(opt, r));
+    if (opt.json) fmt::print("{}\n", json_object(opt, r));
+    return r.ok() ? 0 : exit_call_errors;
+}
+
+int report_calls(const Options& opt, Result& r) {
     const Summary s = summarize(r);
     fmt::print("{}\n", human_line(opt, r, s));
     if (opt.json) fmt::print("{}\n", json_object(opt, r, s));
     return r.errors > 0 || r.completed == 0 ? exit_call_errors : 0;
+}
+
+int run(const Options& opt) {
+    if (opt.probe) return probe(opt);
+    if (opt.workload == Workload::fanout) return report_signals(opt, run_fanout(opt));
+    if (opt.workload == Workload::match_scaling) {
+        MatchScalingResult m = run_match_scaling(opt);
+        return opt.traffic == Traffic::signal ? report_signals(opt, m.signals) : report_calls(opt, m.calls);
+    }
+    Result r = measure(opt);
+    return report_calls(opt, r);
 }
 
 }  // namespace

@@ -28,6 +28,21 @@ std::string json_string(const std::string& s) {
 
 std::string link_name(const Options& opt) { return opt.peer_to_peer ? "peer-to-peer" : opt.address; }
 
+// The match-scaling settings, as a human suffix and as JSON members.
+std::string match_suffix(const Options& opt) {
+    if (opt.workload != Workload::match_scaling) return "";
+    return fmt::format(" rules={} kind={} placement={} traffic={}", opt.rules, rule_kind_name(opt.rule_kind),
+                       rule_placement_name(opt.rule_placement), traffic_name(opt.traffic));
+}
+
+std::string match_json(const Options& opt) {
+    return fmt::format("\"subscribers\":{},\"rules\":{},\"rule_kind\":\"{}\",\"rule_placement\":\"{}\",\"traffic\":\"{}\"",
+                       opt.subscribers, opt.rules, rule_kind_name(opt.rule_kind),
+                       rule_placement_name(opt.rule_placement), traffic_name(opt.traffic));
+}
+
+double per_second(std::uint64_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0; }
+
 }  // namespace
 
 Summary summarize(Result& r) {
@@ -45,8 +60,8 @@ Summary summarize(Result& r) {
 }
 
 std::string human_line(const Options& opt, const Result& r, const Summary& s) {
-    std::string line = fmt::format("{} size={} on {}: {} calls in {:.2f} s", workload_name(opt.workload),
-                                   opt.size, link_name(opt), r.completed, r.elapsed_s);
+    std::string line = fmt::format("{}{} size={} on {}: {} calls in {:.2f} s", workload_name(opt.workload),
+                                   match_suffix(opt), opt.size, link_name(opt), r.completed, r.elapsed_s);
     if (opt.workload == Workload::ping_pong)
         line += fmt::format(", median {:.1f} us, p99 {:.1f} us", s.median_us, s.p99_us);
     else
@@ -61,11 +76,39 @@ std::string json_object(const Options& opt, const Result& r, const Summary& s) {
     return fmt::format(
         "{{\"workload\":\"{}\",\"link\":{},\"size\":{},\"inflight\":{},\"count\":{},\"warmup\":{},"
         "\"completed\":{},\"errors\":{},\"capped\":{},\"elapsed_s\":{:.6f},\"calls_per_s\":{:.1f},"
-        "\"median_us\":{:.3f},\"p99_us\":{:.3f},\"mean_us\":{:.3f},\"min_us\":{:.3f},\"max_us\":{:.3f}}}",
+        "\"median_us\":{:.3f},\"p99_us\":{:.3f},\"mean_us\":{:.3f},\"min_us\":{:.3f},\"max_us\":{:.3f},{}}}",
         workload_name(opt.workload), json_string(link_name(opt)), opt.size,
-        opt.workload == Workload::pipelined ? opt.inflight : 1u, opt.count, opt.warmup, r.completed, r.errors,
+        opt.workload == Workload::ping_pong ? 1u : opt.inflight, opt.count, opt.warmup, r.completed, r.errors,
         r.capped ? "true" : "false", r.elapsed_s, s.calls_per_s, s.median_us, s.p99_us, s.mean_us, s.min_us,
-        s.max_us);
+        s.max_us, match_json(opt));
+}
+
+std::string human_line(const Options& opt, const SignalResult& r) {
+    std::string line = fmt::format("{}{} on {}: {} subscriber(s), window {}: {} signals emitted, {} delivered in "
+                                   "{:.2f} s, {:.0f} signals/s emitted, {:.0f} delivered/s",
+                                   workload_name(opt.workload), match_suffix(opt), link_name(opt), opt.subscribers,
+                                   opt.inflight, r.emitted, r.delivered, r.elapsed_s,
+                                   per_second(r.emitted, r.elapsed_s), per_second(r.delivered, r.elapsed_s));
+    if (r.lost > 0) line += fmt::format(", {} LOST", r.lost);
+    if (r.extra > 0) line += fmt::format(", {} DUPLICATED", r.extra);
+    if (r.out_of_order > 0) line += fmt::format(", {} OUT OF ORDER", r.out_of_order);
+    if (r.subscribers_down > 0) line += fmt::format(", {} SUBSCRIBERS DOWN", r.subscribers_down);
+    if (r.stalled) line += " (deliveries stalled)";
+    if (r.warmup_failed) line += " (FAILED in warm-up)";
+    if (r.capped) line += " (stopped by --max-seconds)";
+    return line;
+}
+
+std::string json_object(const Options& opt, const SignalResult& r) {
+    return fmt::format(
+        "{{\"workload\":\"{}\",\"link\":{},\"window\":{},\"count\":{},\"warmup\":{},\"emitted\":{},"
+        "\"delivered\":{},\"lost\":{},\"extra\":{},\"out_of_order\":{},\"subscribers_down\":{},"
+        "\"stalled\":{},\"warmup_failed\":{},\"capped\":{},\"elapsed_s\":{:.6f},\"signals_per_s\":{:.1f},"
+        "\"delivered_per_s\":{:.1f},{}}}",
+        workload_name(opt.workload), json_string(link_name(opt)), opt.inflight, opt.count, opt.warmup, r.emitted,
+        r.delivered, r.lost, r.extra, r.out_of_order, r.subscribers_down, r.stalled ? "true" : "false",
+        r.warmup_failed ? "true" : "false", r.capped ? "true" : "false", r.elapsed_s,
+        per_second(r.emitted, r.elapsed_s), per_second(r.delivered, r.elapsed_s), match_json(opt));
 }
 
 }  // namespace jetbus::bench

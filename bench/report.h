@@ -1,7 +1,8 @@
-// Turns a workload Result into the human line and the --json object.
+// Turns a workload Result (or SignalResult) into the human line and the --json object.
 #pragma once
 
 #include "options.h"
+#include "signal_workloads.h"
 #include "workloads.h"
 
 #include <string>
@@ -18,5 +19,9 @@ Summary summarize(Result& r);
 
 std::string human_line(const Options& opt, const Result& r, const Summary& s);
 std::string json_object(const Options& opt, const Result& r, const Summary& s);
+
+// fanout and match-scaling with signal traffic.
+std::string human_line(const Options& opt, const SignalResult& r);
+std::string json_object(const Options& opt, const SignalResult& r);
 
 }  // namespace jetbus::bench
