@@ -39,7 +39,9 @@ struct Verdict {
     bool allowed = false;
     std::uint32_t matched_rules = 0;  // how many rules applied ("N matched rules" in dbus-daemon's texts)
     std::string_view origin;          // "FILE:LINE" of the deciding rule; empty when no rule applied
-    bool log = false;                 // the deciding send rule says log="true"
+    // The deciding send rule says log="true". dbus-daemon logs every refusal of a message to its
+    // addressed recipient anyway; this flag adds a "Would reject message" line for allowed sends.
+    bool log = false;
 };
 
 struct CompiledRules;
