@@ -32,6 +32,8 @@ constexpr std::chrono::seconds stall_timeout{5};
 constexpr int wait_slice_ms = 50;
 // The emitter lets sd-bus push queued writes once per this many sends.
 constexpr unsigned drive_every = 32;
+// Share of --max-seconds the warm-up may take before it stops sending.
+constexpr double warmup_time_share = 0.25;
 // match-scaling --rule-placement spread: the "100 idle connections".
 constexpr unsigned spread_connections = 100;
 // Subscribers are started in batches of this many, each batch connected before the next:
@@ -160,8 +162,10 @@ void account(const Emitter& e, SignalResult& r) {
 SignalResult run_signal_flow(sd_bus* bus, SharedProgress& progress, const Options& opt) {
     Emitter e{bus, progress, opt.inflight};
     SignalResult r;
-    emit(e, opt.warmup, opt.max_seconds);
-    if (e.failed || e.capped || e.stalled || progress.min_seen() < e.next || progress.any_down()) {
+    // The warm-up may stop early (a quarter of the time cap) but must be delivered in full.
+    emit(e, opt.warmup, opt.max_seconds * warmup_time_share);
+    e.capped = false;
+    if (e.failed || e.stalled || e.next == 0 || progress.min_seen() < e.next || progress.any_down()) {
         r.warmup_failed = true;
         account(e, r);
         return r;
