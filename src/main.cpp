@@ -264,10 +264,12 @@ int run(const CommandLine& cl) {
 
     jetbus::driver::DriverOptions driver_options;
     driver_options.machine_id = read_machine_id();
-    driver_options.reload_config = [&path](std::string& error) {
+    driver_options.reload_config = [&path, &bus](std::string& error) {
         try {
             const auto fresh = jetbus::config::load_bus_config(path);
             for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
+            warn_unenforced_policy(fresh);
+            bus.set_limits(limits_from(fresh));
             spdlog::info("reloaded configuration from {}", path);
             return true;
         } catch (const std::exception& e) {

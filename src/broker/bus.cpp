@@ -222,8 +222,10 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
             return from.close("sent a message other than Hello before registering");
         }
     }
-    if (!monitors_.empty()) tap(m, &from);
+    // A Hello is shown to monitors by the driver, once it carries the unique name it is given.
+    if (!monitors_.empty() && from.registered()) tap(m, &from);
     if (h.destination == driver_name) {
+        if (unicast_rules_ > 0 && from.registered()) deliver_to_unicast_rules(m, &from, 0);
         if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
         return;  // replies and signals to the bus itself go nowhere
     }
@@ -363,6 +365,13 @@ void Bus::tap(const MessagePtr& m, Connection* sender) {
     }
 }
 
+void Bus::tap_hello(const MessagePtr& hello, Connection& from) {
+    if (monitors_.empty()) return;
+    wire::HeaderFields f = wire::fields_of(hello->header());
+    f.sender = from.unique_name();
+    tap(Message::build(f, hello->body()), &from);
+}
+
 size_t Bus::unicast_rule_weight(const match::MatchRule& r) const {
     return r.eavesdrop || !r.destination.empty() ? 1 : 0;
 }
@@ -385,10 +394,12 @@ void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
     names_.remove_connection(c.id(), changes_);
     auto changes = std::move(changes_);
     changes.push_back({c.unique_name(), c.id(), 0});
-    c.set_monitor();  // no longer registered: it receives none of the signals below
+    // Announced while c is still registered: like dbus-daemon, the monitor itself is told NameLost for
+    // each name and finally for its unique name (busctl monitor waits for that before it shows anything).
     announce(changes);
     changes.clear();
     changes_ = std::move(changes);
+    c.set_monitor();
     by_unique_name_.erase(c.unique_name());
     if (rules.empty()) {
         auto all = match::parse_match_rule("eavesdrop=true");
@@ -408,7 +419,7 @@ void Bus::send_from_driver(MessagePtr m) {
     if (h.destination.empty()) return broadcast(m, nullptr);
     Connection* to = find(h.destination);
     if (!to) return;
-    if (unicast_rules_ > 0) deliver_to_unicast_rules(m, nullptr, to->id());
+    // dbus-daemon shows the driver's unicast replies and signals to monitors only, not to eavesdroppers.
     to->enqueue(std::move(m));
 }
 

@@ -50,6 +50,8 @@ public:
     void set_driver(DriverHandler* driver) { driver_ = driver; }
     boost::asio::io_context& io() { return io_; }
     const BusLimits& limits() const { return options_.limits; }
+    // ReloadConfig: new limits apply to what happens next; nothing already admitted is undone.
+    void set_limits(const BusLimits& limits) { options_.limits = limits; }
     const std::string& guid() const { return options_.guid; }
     SaslOptions sasl_options(const PeerCredentials& creds) const;
 
@@ -82,6 +84,8 @@ public:
     // BecomeMonitor: c gives up its names and rules and from now on receives a copy of every message
     // one of `rules` selects (all of them when empty).
     void become_monitor(Connection& c, std::vector<match::MatchRule> rules);
+    // Monitors see a Hello call with the unique name it assigned as sender (as dbus-daemon shows it).
+    void tap_hello(const MessagePtr& hello, Connection& from);
     // Reports each change of a name's primary owner: NameOwnerChanged, NameLost, NameAcquired.
     void announce(const std::vector<NameChange>& changes);
     // An error reply from the bus to a call, when the call expects one.

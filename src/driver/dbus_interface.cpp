@@ -29,6 +29,7 @@ Driver::Peer Driver::resolve_peer(std::string_view name) {
 
 void Driver::hello(Call& c) {
     const std::string name = bus_.register_connection(c.from);
+    bus_.tap_hello(c.msg, c.from);
     reply_string(c, name);
     bus_.announce({broker::NameChange{name, 0, c.from.id()}});
 }
