@@ -70,10 +70,17 @@ private:
         if (n < m_.args.size() && m_.args[n].type == 's') lookup(c, m_.args[n].value);
     }
 
-    // A well-known sender name matches by ownership, which only the callback knows: ask once per
-    // distinct name here (this level sits below every hashed key, so few names reach it).
+    // A well-known sender name matches by ownership. Given the sender's names, look them up;
+    // otherwise only the callback knows: ask once per distinct name at this node (the level sits
+    // below every hashed key, so few names reach it).
     void sender_names(const NodeMap& c) const {
         if (m_.sender_owns == nullptr) return lookup(c, m_.sender);
+        if (m_.sender_names_known) {
+            lookup(c, m_.sender);  // the bus's own name, sent as the sender
+            for (const std::string& name : m_.sender_names)
+                if (name != m_.sender) lookup(c, name);
+            return;
+        }
         for (const auto& [name, child] : c)
             if (name == m_.sender || m_.sender_owns(m_.ctx, name)) node(*child);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "match/match_rule.h"
@@ -30,6 +31,12 @@ struct MatchInput {
     const void* ctx = nullptr;
     bool (*sender_owns)(const void* ctx, std::string_view well_known_name) = nullptr;
     bool (*recipient_owns)(const void* ctx, std::string_view name) = nullptr;
+    // Optional, for speed: the well-known names the sender may be primary owner of (a superset is
+    // fine, e.g. the names it has claimed). With sender_names_known set, rules keyed by a
+    // well-known sender are found by looking these names up, instead of asking sender_owns about
+    // every such name the rules mention; sender_owns must still be given, as matches() uses it.
+    std::span<const std::string> sender_names;
+    bool sender_names_known = false;
 };
 
 // True when the message satisfies every key of the rule (dbus-daemon bus/signals.c

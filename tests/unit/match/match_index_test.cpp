@@ -126,7 +126,17 @@ struct Message {
     MatchInput in;
     MatchArg args[4];
     World world;
+    std::vector<std::string> sender_names;
 };
+
+// The names the sender owns, and sometimes one it does not (a superset is allowed).
+void list_sender_names(Random& rnd, Message& msg) {
+    msg.sender_names.clear();
+    for (const auto& [name, owner] : msg.world.owner_of)
+        if (owner == msg.world.sender || rnd.chance(0.2)) msg.sender_names.push_back(name);
+    msg.in.sender_names = msg.sender_names;
+    msg.in.sender_names_known = true;
+}
 
 void random_world(Random& rnd, Message& msg) {
     World& w = msg.world;
@@ -158,6 +168,7 @@ void random_message(Random& rnd, Message& msg) {
         in.ctx = &msg.world;
         in.sender_owns = World::sender_owns;
         in.recipient_owns = World::recipient_owns;
+        if (rnd.chance(0.5)) list_sender_names(rnd, msg);
     }
 }
 
