@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+# Writes the seed messages in corpus/wire/ (binary, so they are generated rather than typed):
+# a Hello call as every client sends it first, its reply, a signal and an error with bodies, a
+# big-endian call, and a message carrying an unknown header field. Run it from anywhere:
+#   python3 tests/fuzz/make_wire_corpus.py
+import os
+import struct
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "wire")
+
+
+def pad(buf, n):
+    return buf + b"\0" * (-len(buf) % n)
+
+
+def field(end, code, sig, value):
+    """One (yv) header field, starting 8-aligned."""
+    out = bytes([code, len(sig)]) + sig.encode() + b"\0"
+    if sig in ("s", "o"):
+        out += struct.pack(end + "I", len(value)) + value.encode() + b"\0"
+    elif sig == "g":
+        out += bytes([len(value)]) + value.encode() + b"\0"
+    elif sig == "u":
+        out += struct.pack(end + "I", value)
+    return out
+
+
+def message(kind, serial, fields, body=b"", big=False, flags=0):
+    end = ">" if big else "<"
+    array = b""
+    for f in fields:
+        array = pad(array, 8) + field(end, *f)
+    fixed = (b"B" if big else b"l") + bytes([kind, flags, 1])
+    fixed += struct.pack(end + "III", len(body), serial, len(array))
+    return pad(fixed + array, 8) + body
+
+
+def string_body(end, *texts):
+    out = b""
+    for t in texts:
+        out = pad(out, 4) + struct.pack(end + "I", len(t)) + t.encode() + b"\0"
+    return out
+
+
+SEEDS = {
+    "hello": message(1, 1, [(1, "o", "/org/freedesktop/DBus"), (2, "s", "org.freedesktop.DBus"),
+                            (3, "s", "Hello"), (6, "s", "org.freedesktop.DBus")]),
+    "hello_reply": message(2, 1, [(5, "u", 1), (6, "s", ":1.42"), (7, "s", "org.freedesktop.DBus"),
+                                  (8, "g", "s")], string_body("<", ":1.42")),
+    "name_acquired": message(4, 2, [(1, "o", "/org/freedesktop/DBus"), (2, "s", "org.freedesktop.DBus"),
+                                    (3, "s", "NameAcquired"), (6, "s", ":1.42"),
+                                    (7, "s", "org.freedesktop.DBus"), (8, "g", "s")],
+                             string_body("<", ":1.42")),
+    "error": message(3, 3, [(4, "s", "org.freedesktop.DBus.Error.ServiceUnknown"), (5, "u", 7),
+                            (6, "s", ":1.42"), (8, "g", "s")],
+                     string_body("<", "The name is not activatable")),
+    "big_endian_call": message(1, 5, [(1, "o", "/com/example/Obj"), (2, "s", "com.example.Iface"),
+                                      (3, "s", "Frob"), (6, "s", "com.example.Service"), (8, "g", "ss")],
+                               string_body(">", "a", "bc"), big=True, flags=0x2),
+    "unknown_field": message(1, 6, [(1, "o", "/"), (3, "s", "Ping"), (42, "s", "ignored"),
+                                    (2, "s", "org.freedesktop.DBus.Peer")], flags=0x1),
+    "fd_call": message(1, 7, [(1, "o", "/"), (3, "s", "TakeFd"), (8, "g", "ha{sv}"), (9, "u", 1)],
+                       struct.pack("<II", 0, 0)),
+}
+
+if __name__ == "__main__":
+    os.makedirs(HERE, exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(HERE, name), "wb") as f:
+            f.write(data)
