@@ -66,18 +66,6 @@ void setup_logging(bool to_journal) {
     spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug for connection-level detail
 }
 
-// The policy language is parsed but its decisions are not applied yet: say so rather than pretend.
-void warn_unenforced_policy(const jetbus::config::BusConfig& config) {
-    size_t denies = 0;
-    for (const auto& p : config.policies) {
-        for (const auto& r : p.rules) denies += r.allow ? 0 : 1;
-    }
-    if (denies > 0) {
-        spdlog::warn("{}: {} <deny> rules are parsed but not yet enforced; every peer may send, receive and own "
-                     "any name", config.source_path, denies);
-    }
-}
-
 std::string read_machine_id() {
     for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
         std::ifstream in(path);
@@ -238,7 +226,6 @@ int run(const CommandLine& cl) {
     const std::string path = config_path(cl);
     jetbus::config::BusConfig config = jetbus::config::load_bus_config(path);
     for (const auto& w : config.warnings) spdlog::warn("{}", w);
-    warn_unenforced_policy(config);
 
     const std::string guid = jetbus::broker::generate_guid();
     const std::string addresses = cl.address.empty() ? fmt::format("{}", fmt::join(config.listen, ";")) : cl.address;
@@ -261,6 +248,7 @@ int run(const CommandLine& cl) {
     options.allow_anonymous = config.allow_anonymous;
     options.limits = limits_from(config);
     jetbus::broker::Bus bus(io, options);
+    bus.set_policy(jetbus::policy::CompiledPolicy::compile(config, getuid()));
 
     jetbus::driver::DriverOptions driver_options;
     driver_options.machine_id = read_machine_id();
@@ -268,8 +256,8 @@ int run(const CommandLine& cl) {
         try {
             const auto fresh = jetbus::config::load_bus_config(path);
             for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
-            warn_unenforced_policy(fresh);
             bus.set_limits(limits_from(fresh));
+            bus.set_policy(jetbus::policy::CompiledPolicy::compile(fresh, getuid()));
             spdlog::info("reloaded configuration from {}", path);
             return true;
         } catch (const std::exception& e) {

@@ -103,14 +103,29 @@ bool Bus::admit(Connection& c) {
         c.close("max_connections_per_user reached");
         return false;
     }
+    if (policy_ && !c.anonymous()) {
+        const auto groups = policy::unix_groups_of(c.uid());
+        const policy::Verdict v = groups ? policy_->can_connect(c.uid(), *groups) : policy::Verdict{};
+        if (!v.allowed) {
+            spdlog::warn("refusing uid {}: {}", c.uid(),
+                         groups ? "the policy does not allow this user to connect" : "the uid has no account");
+            c.close("refused by the connection policy");
+            return false;
+        }
+    }
     --incomplete_;
     ++connections_per_user_[c.uid()];
     c.admitted = true;
+    c.loginfo = policy::format_loginfo(c.anonymous() ? std::nullopt : std::optional<uid_t>(c.uid()),
+                                       c.credentials().pid > 0 ? std::optional<pid_t>(c.credentials().pid)
+                                                               : std::nullopt,
+                                       policy::command_for_pid(c.credentials().pid), c.credentials().security_label);
+    take_snapshot(c);
     return true;
 }
 
 std::string Bus::register_connection(Connection& c) {
-    std::string name = fmt::format(":1.{}", ++next_unique_);
+    std::string name = fmt::format(":1.{}", next_unique_++);
     c.set_registered(name);
     by_unique_name_.emplace(name, &c);
     return name;
@@ -226,6 +241,10 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
     if (!monitors_.empty() && from.registered()) tap(m, &from);
     if (h.destination == driver_name) {
         if (unicast_rules_ > 0 && from.registered()) deliver_to_unicast_rules(m, &from, 0);
+        std::string denied;
+        if (!allowed(&from, nullptr, *m, true, false, &denied)) {
+            return reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+        }
         if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
         return;  // replies and signals to the bus itself go nowhere
     }
@@ -234,8 +253,10 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
     case wire::MessageType::error:
         return route_reply(from, std::move(m));
     default:
-        if (h.destination.empty()) return broadcast(m, &from);
-        return route_unicast(from, std::move(m));
+        if (!h.destination.empty()) return route_unicast(from, std::move(m));
+        // Only signals are broadcast; dbus-daemon shows a call without a destination to no rule.
+        if (h.type == wire::MessageType::signal) broadcast(m, &from);
+        return;
     }
 }
 
@@ -250,6 +271,10 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     if (!m->fds().empty() && !to->unix_fd_negotiated()) {
         reply_error(from, h, "org.freedesktop.DBus.Error.NotSupported",
                     "Tried to send message with Unix file descriptors to a client that doesn't support that.");
+        return;
+    }
+    if (std::string denied; !allowed(&from, to, *m, true, false, &denied)) {
+        reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
         return;
     }
     if (m->expects_reply()) {
@@ -279,6 +304,7 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
                       to->unique_name());
         return;
     }
+    if (!allowed(&from, to, *m, true, true, nullptr)) return;
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
 }
@@ -332,6 +358,7 @@ void Bus::broadcast(const MessagePtr& m, Connection* sender) {
         Connection* to = find(owner);
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
+        if (!allowed(sender, to, *m, false, false, nullptr)) continue;
         to->enqueue(m);
     }
 }
@@ -347,6 +374,7 @@ void Bus::deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, Conn
         Connection* to = find(owner);
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
+        if (!allowed(sender, to, *m, false, false, nullptr)) continue;
         to->enqueue(m);
     }
 }
@@ -391,9 +419,9 @@ void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
     for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
     matches_.remove_all(c.id());
     changes_.clear();
+    changes_.push_back({c.unique_name(), c.id(), 0});  // dbus-daemon announces the unique name first
     names_.remove_connection(c.id(), changes_);
     auto changes = std::move(changes_);
-    changes.push_back({c.unique_name(), c.id(), 0});
     // Announced while c is still registered: like dbus-daemon, the monitor itself is told NameLost for
     // each name and finally for its unique name (busctl monitor waits for that before it shows anything).
     announce(changes);
@@ -419,7 +447,9 @@ void Bus::send_from_driver(MessagePtr m) {
     if (h.destination.empty()) return broadcast(m, nullptr);
     Connection* to = find(h.destination);
     if (!to) return;
-    // dbus-daemon shows the driver's unicast replies and signals to monitors only, not to eavesdroppers.
+    // The driver's replies count as requested. dbus-daemon shows the driver's unicast replies and
+    // signals to monitors only, not to eavesdroppers.
+    if (!allowed(nullptr, to, *m, true, true, nullptr)) return;
     to->enqueue(std::move(m));
 }
 

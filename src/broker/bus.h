@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,6 +22,8 @@
 #include "broker/sasl.h"
 #include "broker/string_map.h"
 #include "match/match_registry.h"
+#include "policy/compiled_policy.h"
+#include "policy/denial_text.h"
 
 namespace jetbus::broker {
 
@@ -52,6 +55,11 @@ public:
     const BusLimits& limits() const { return options_.limits; }
     // ReloadConfig: new limits apply to what happens next; nothing already admitted is undone.
     void set_limits(const BusLimits& limits) { options_.limits = limits; }
+    // The security policy (bus_policy.cpp). Without one every message is allowed. Setting a new one
+    // (ReloadConfig) takes a fresh snapshot for every connection, as dbus-daemon does.
+    void set_policy(policy::CompiledPolicy p);
+    // RequestName: may c own name? On refusal, text is dbus-daemon's AccessDenied message.
+    bool may_own(const Connection& c, std::string_view name, std::string& text) const;
     const std::string& guid() const { return options_.guid; }
     SaslOptions sasl_options(const PeerCredentials& creds) const;
 
@@ -103,6 +111,14 @@ private:
     struct MatchContext;
     void fill_match_input(const MessagePtr& m, Connection* sender, ConnectionId recipient, MatchContext& ctx);
     size_t unicast_rule_weight(const match::MatchRule& r) const;
+
+    // Policy checks (bus_policy.cpp). from/to nullptr stands for the bus driver. On a refusal that
+    // the sender should hear of, text gets dbus-daemon's AccessDenied wording.
+    policy::Subject subject_of(const Connection& c) const;
+    void take_snapshot(Connection& c);
+    std::span<const std::string_view> names_for_policy(const Connection* c, std::vector<std::string_view>& out) const;
+    bool allowed(const Connection* from, const Connection* to, const Message& m, bool addressed,
+                 bool requested_reply, std::string* text);
     std::string_view name_of(ConnectionId id) const;
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
 
@@ -110,7 +126,7 @@ private:
     BusOptions options_;
     DriverHandler* driver_ = nullptr;
     ConnectionId next_id_ = 0;
-    uint64_t next_unique_ = 0;
+    uint64_t next_unique_ = 0;          // the first peer is :1.0, as with dbus-daemon
     uint32_t driver_serial_ = 0;
     std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
     StringMap<Connection*> by_unique_name_;
@@ -120,6 +136,9 @@ private:
     ReplyRegistry replies_;
     match::MatchRegistry matches_;
     match::MatchRegistry monitor_rules_;
+    std::optional<policy::CompiledPolicy> policy_;
+    std::vector<std::string_view> sender_names_;    // reused by policy checks
+    std::vector<std::string_view> receiver_names_;
     std::vector<ConnectionId> monitors_;
     size_t unicast_rules_ = 0;   // rules with eavesdrop=true or destination=: unicast must consult them
     std::vector<std::shared_ptr<Connection>> dirty_;

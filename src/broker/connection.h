@@ -19,6 +19,7 @@
 #include "broker/name_registry.h"
 #include "broker/sasl.h"
 #include "broker/transport.h"
+#include "policy/compiled_policy.h"
 
 namespace jetbus::broker {
 
@@ -56,6 +57,8 @@ public:
 
     bool flush_scheduled = false;  // owned by Bus: already in its dirty list
     bool admitted = false;         // owned by Bus: authenticated and counted against its user
+    policy::PolicySnapshot policy; // owned by Bus: the rules that apply to this peer (taken at admission)
+    std::string loginfo;           // owned by Bus: `uid=... pid=... comm="..."` for denial texts
 
 private:
     void arm_read();

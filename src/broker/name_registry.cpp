@@ -134,6 +134,12 @@ size_t NameRegistry::claims_of(ConnectionId who) const {
     return it == claims_by_.end() ? 0 : it->second.size();
 }
 
+std::span<const std::string> NameRegistry::claimed_names(ConnectionId who) const {
+    auto it = claims_by_.find(who);
+    if (it == claims_by_.end()) return {};
+    return it->second;
+}
+
 void NameRegistry::forget_claim(ConnectionId who, const std::string& name) {
     auto it = claims_by_.find(who);
     if (it == claims_by_.end()) return;

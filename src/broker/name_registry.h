@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +45,8 @@ public:
     std::vector<std::string> names() const;                        // names that have an owner
     std::vector<std::string> names_owned_by(ConnectionId who) const;  // as primary owner
     size_t claims_of(ConnectionId who) const;                      // names owned or queued for
+    // Every name who owns or is queued for (what send_destination rules look at), without copying.
+    std::span<const std::string> claimed_names(ConnectionId who) const;
 
 private:
     struct Claim {

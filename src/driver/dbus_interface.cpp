@@ -53,6 +53,9 @@ void Driver::request_name(Call& c) {
                                        "reserved for D-Bus' use only",
                                        c.from.unique_name(), name));
     }
+    if (std::string denied; !bus_.may_own(c.from, name, denied)) {
+        return reply_error(c, DriverError::access_denied, denied);
+    }
     if (bus_.names().owner(name) != c.from.id() &&
         bus_.names().claims_of(c.from.id()) >= bus_.limits().max_names_per_connection) {
         return reply_error(c, DriverError::limits_exceeded,
@@ -92,8 +95,9 @@ void Driver::start_service_by_name(Call& c) {
     if (!c.args.string(name) || !c.args.uint32(flags)) {
         return reply_error(c, DriverError::invalid_args, "Malformed arguments");
     }
-    if (resolve_peer(name).found) return reply_uint32(c, 2);  // DBUS_START_REPLY_ALREADY_RUNNING
-    // No service files are read yet, so no name is activatable: dbus-daemon's answer for an unknown one.
+    if (name == broker::driver_name) return reply_uint32(c, 2);  // DBUS_START_REPLY_ALREADY_RUNNING
+    // No service files are read yet, so no name is activatable. dbus-daemon looks for the service file
+    // first, so even a name that has an owner gets this answer when it has none.
     reply_error(c, DriverError::service_unknown,
                 fmt::format("The name {} was not provided by any .service files", name));
 }

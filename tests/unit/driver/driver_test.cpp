@@ -1,6 +1,11 @@
 // The driver and the router, driven in process by raw clients: what a client sees on the wire.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
+
+#include "config/bus_config.h"
+#include "policy/compiled_policy.h"
 #include "test_bus.h"
 
 using namespace jetbus;
@@ -386,4 +391,72 @@ TEST_CASE("An fd sent to a peer that negotiated fds arrives with its message") {
     CHECK(got->header.unix_fds == 1);
     close(p[0]);
     close(p[1]);
+}
+
+namespace {
+
+// A policy compiled from a small busconfig: everything allowed but what the test denies.
+policy::CompiledPolicy policy_from(std::string_view rules) {
+    char dir[] = "/tmp/jetbus-policy-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/bus.conf";
+    FILE* f = fopen(path.c_str(), "w");
+    REQUIRE(f != nullptr);
+    fmt::print(f, "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><policy context=\"default\">"
+                  "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/><allow own=\"*\"/>"
+                  "<allow user=\"*\"/>{}</policy></busconfig>",
+               rules);
+    fclose(f);
+    auto config = config::load_bus_config(path);
+    unlink(path.c_str());
+    rmdir(dir);
+    return policy::CompiledPolicy::compile(config, getuid());
+}
+
+}  // namespace
+
+TEST_CASE("RequestName of a name the policy does not let the caller own gives AccessDenied") {
+    TestBus tb;
+    tb.bus.set_policy(policy_from("<deny own=\"com.example.Denied\"/>"));
+    TestClient c(tb);
+    auto r = c.call_driver("RequestName", "su", body_su("com.example.Denied", 0));
+    REQUIRE(is_error(r, "org.freedesktop.DBus.Error.AccessDenied"));
+    CHECK(r->first_string() == fmt::format("Connection \"{}\" is not allowed to own the service "
+                                           "\"com.example.Denied\" due to security policies in the configuration file",
+                                           c.name));
+    auto ok = c.call_driver("RequestName", "su", body_su("com.example.Allowed", 0));
+    REQUIRE(ok);
+    CHECK(ok->first_uint32() == 1);
+}
+
+TEST_CASE("A call the send policy denies gets AccessDenied and never reaches the callee") {
+    TestBus tb;
+    tb.bus.set_policy(policy_from("<deny send_interface=\"com.example.Secret\"/>"));
+    TestClient svc(tb), caller(tb);
+    svc.call_driver("RequestName", "su", body_su("com.example.Svc", 0));
+    auto r = caller.call("com.example.Svc", "/", "com.example.Secret", "Get");
+    REQUIRE(is_error(r, "org.freedesktop.DBus.Error.AccessDenied"));
+    CHECK(r->first_string().rfind("Rejected send message, ", 0) == 0);
+    for (const auto& m : svc.drain()) CHECK(m.header.interface != "com.example.Secret");
+    const uint32_t serial = caller.send_call("com.example.Svc", "/", "com.example.Open", "Get");
+    CHECK(svc.wait_for([](const Received& m) { return m.header.interface == "com.example.Open"; }));
+    (void)serial;
+}
+
+TEST_CASE("A broadcast the receive policy denies is not delivered to that receiver") {
+    TestBus tb;
+    tb.bus.set_policy(policy_from("<deny receive_interface=\"com.example.Hidden\"/>"));
+    TestClient emitter(tb), listener(tb);
+    listener.call_driver("AddMatch", "s", body_s("type='signal'"));
+    wire::HeaderFields f;
+    f.type = wire::MessageType::signal;
+    f.path = "/";
+    f.interface = "com.example.Hidden";
+    f.member = "S";
+    emitter.send(f);
+    f.interface = "com.example.Shown";
+    emitter.send(f);
+    auto got = listener.wait_for([](const Received& m) { return m.header.member == "S"; });
+    REQUIRE(got);
+    CHECK(got->header.interface == "com.example.Shown");
 }
