@@ -17,7 +17,6 @@ void MatchRegistry::add(MatchOwner owner, MatchRule rule) {
     ++by_args_inspected_[args_inspected(rule)];
     auto entry = std::make_unique<IndexedRule>();
     entry->owner = &o.owner;
-    o.indexed.reserve(o.indexed.size() + 1);
     const MatchRule* before = o.rules.data();
     o.rules.push_back(std::move(rule));
     o.indexed.push_back(std::move(entry));
