@@ -73,10 +73,17 @@ SaslOptions Bus::sasl_options(const PeerCredentials& creds) const {
 
 void Bus::accept(int fd) {
     if (incomplete_ >= options_.limits.max_incomplete_connections) {
-        spdlog::warn("refusing a connection: {} connections are still authenticating "
-                     "(max_incomplete_connections)", incomplete_);
-        ::close(fd);
-        return;
+        // As dbus-daemon: the oldest connection still authenticating makes room, so idle half-open
+        // connections cannot lock everyone else out.
+        std::shared_ptr<Connection> oldest;
+        for (auto& [id, c] : connections_) {
+            if (!c->admitted && (!oldest || id < oldest->id())) oldest = c;
+        }
+        if (oldest) {
+            spdlog::warn("connection {} dropped: {} connections are still authenticating "
+                         "(max_incomplete_connections)", oldest->id(), incomplete_);
+            oldest->close("too many connections still authenticating");
+        }
     }
     PeerCredentials creds = read_peer_credentials(fd);
     const ConnectionId id = ++next_id_;

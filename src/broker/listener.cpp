@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/bus.h"
@@ -31,8 +32,18 @@ void Listener::start() {
                        });
 }
 
+// A few connections per wakeup, then the others' handshakes get their turn, so a burst of new peers
+// does not pile up half-open connections faster than they can authenticate.
 void Listener::on_readable() {
-    for (;;) {
+    constexpr int max_accepts_per_wakeup = 8;
+    for (int i = 0;; ++i) {
+        if (i == max_accepts_per_wakeup) {
+            boost::asio::post(bus_.io(), [this] {
+                on_readable();
+                bus_.flush_dirty();
+            });
+            return;
+        }
         const int fd = ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             bus_.accept(fd);

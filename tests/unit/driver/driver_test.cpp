@@ -460,3 +460,21 @@ TEST_CASE("A broadcast the receive policy denies is not delivered to that receiv
     REQUIRE(got);
     CHECK(got->header.interface == "com.example.Shown");
 }
+
+TEST_CASE("At max_incomplete_connections the oldest half-open connection makes room for a new one") {
+    broker::BusLimits limits;
+    limits.max_incomplete_connections = 2;
+    TestBus tb(limits);
+    int idle[3][2];
+    for (auto& sv : idle) {
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        tb.bus.accept(sv[0]);
+    }
+    tb.pump();
+    char b;
+    CHECK(::recv(idle[0][1], &b, 1, MSG_DONTWAIT) == 0);   // the oldest was closed
+    CHECK(::recv(idle[2][1], &b, 1, MSG_DONTWAIT) == -1);  // the newest is still open
+    TestClient c(tb);                                      // and a real client still gets in
+    CHECK(c.call_driver("GetId"));
+    for (auto& sv : idle) close(sv[1]);
+}

@@ -29,6 +29,12 @@ struct TestBus {
 
     TestBus() { bus.set_driver(&driver); }
     explicit TestBus(uint32_t auth_timeout_ms) : bus(io, options(auth_timeout_ms)) { bus.set_driver(&driver); }
+    explicit TestBus(const broker::BusLimits& limits) : bus(io, with_limits(limits)) { bus.set_driver(&driver); }
+    static broker::BusOptions with_limits(const broker::BusLimits& limits) {
+        broker::BusOptions o = options();
+        o.limits = limits;
+        return o;
+    }
     static broker::BusOptions options(uint32_t auth_timeout_ms = 30000) {
         broker::BusOptions o;
         o.limits.auth_timeout_ms = auth_timeout_ms;
