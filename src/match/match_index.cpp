@@ -40,7 +40,10 @@ KeyPath key_path(const MatchRule& rule) {
     if (rule.path_kind == PathKind::namespace_prefix) path.emplace_back(level_path_namespace, rule.path);
     add_arg_keys(rule, path);  // arg0namespace, then argN by N: ascending already
     if (!rule.sender.empty() && !unique_sender) path.emplace_back(level_sender_name, rule.sender);
-    if (!rule.destination.empty()) path.emplace_back(level_destination, rule.destination);
+    if (!rule.destination.empty()) {
+        bool unique = rule.destination[0] == ':';
+        path.emplace_back(unique ? level_destination_unique : level_destination_name, rule.destination);
+    }
     return path;
 }
 

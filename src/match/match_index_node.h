@@ -28,7 +28,8 @@ constexpr uint8_t level_path_namespace = 5;  // looked up with each '/' prefix o
 constexpr uint8_t level_arg0_namespace = 6;  // looked up with each '.' prefix of arg0
 constexpr uint8_t level_arg_string = 7;      // argN='v' is level_arg_string + N
 constexpr uint8_t level_sender_name = level_arg_string + max_match_rule_arg + 1;
-constexpr uint8_t level_destination = level_sender_name + 1;
+constexpr uint8_t level_destination_unique = level_sender_name + 1;  // destination=':1.5'
+constexpr uint8_t level_destination_name = level_destination_unique + 1;
 
 struct StringHash {
     using is_transparent = void;  // find() by string_view, without building a std::string

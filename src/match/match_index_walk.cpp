@@ -43,7 +43,8 @@ private:
         case level_path_namespace: return path_prefixes(c);
         case level_arg0_namespace: return arg0_prefixes(c);
         case level_sender_name: return sender_names(c);
-        case level_destination: return destinations(c);
+        case level_destination_unique: return unique_destinations(c);
+        case level_destination_name: return destinations(c);
         default: return arg_string(c, b.level - level_arg_string);
         }
     }
@@ -83,6 +84,14 @@ private:
         }
         for (const auto& [name, child] : c)
             if (name == m_.sender || m_.sender_owns(m_.ctx, name)) node(*child);
+    }
+
+    // A unique name is owned by its connection alone: a message addressed to ':1.5' goes to the
+    // owner of ':1.5' and nobody else, so equality finds every match. Addressed to a well-known
+    // name, only the callback knows whose unique name it is.
+    void unique_destinations(const NodeMap& c) const {
+        if (m_.destination.starts_with(':')) return lookup(c, m_.destination);
+        destinations(c);
     }
 
     void destinations(const NodeMap& c) const {
