@@ -1,7 +1,7 @@
 // Routing one message through the match index: from each root that can hold matching rules,
 // follow only the children whose key the message has (one hash lookup per key kind present at a
 // node, a few for path_namespace and arg0namespace prefixes), confirm the rules met on the way
-// with matches(), and list each owner once. Nothing here allocates.
+// with matches(), and list each owner once. Nothing here allocates (but the caller's out may grow).
 #include "match/match_index.h"
 #include "match/match_index_node.h"
 
