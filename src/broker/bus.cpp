@@ -49,9 +49,11 @@ size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_a
 
 }  // namespace
 
-Bus::Bus(boost::asio::io_context& io, BusOptions options) : io_(io), options_(std::move(options)) {}
+Bus::Bus(boost::asio::io_context& io, BusOptions options)
+    : io_(io), options_(std::move(options)), reply_timer_(io) {}
 
 Bus::~Bus() {
+    reply_timer_.cancel();
     // Connections' handlers hold references; closing them here drops their sockets with the bus.
     auto conns = connections_;
     for (auto& [id, c] : conns) c->close("bus shutting down");
@@ -291,7 +293,13 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
                                     from.unique_name(), options_.limits.max_replies_per_connection));
             return;
         }
-        replies_.expect(from.id(), h.serial, to->id());
+        if (options_.limits.reply_timeout_ms > 0) {
+            replies_.expect(from.id(), h.serial, to->id(),
+                            ReplyRegistry::Clock::now() + std::chrono::milliseconds(options_.limits.reply_timeout_ms));
+            arm_reply_timer();
+        } else {
+            replies_.expect(from.id(), h.serial, to->id());
+        }
     }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
@@ -341,6 +349,11 @@ void Bus::fill_match_input(const MessagePtr& m, Connection* sender, ConnectionId
     in.path = h.path;
     in.destination = h.destination;
     in.args = {ctx.args.data(), nargs};
+    // The names the sender has claimed let the index look up well-known-sender rules directly.
+    if (sender) {
+        in.sender_names = names_.claimed_names(sender->id());
+        in.sender_names_known = true;
+    }
     in.ctx = &ctx;
     in.sender_owns = [](const void* p, std::string_view name) {
         const auto* c = static_cast<const MatchContext*>(p);
@@ -446,6 +459,36 @@ void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
     }
     monitors_.push_back(c.id());
     spdlog::debug("connection {} ({}) became a monitor", c.id(), c.unique_name());
+}
+
+void Bus::arm_reply_timer() {
+    if (reply_timer_armed_) return;
+    const auto next = replies_.next_deadline();
+    if (next == ReplyRegistry::Clock::time_point::max()) return;
+    reply_timer_armed_ = true;
+    reply_timer_.expires_at(next);
+    reply_timer_.async_wait([this](const boost::system::error_code& ec) {
+        reply_timer_armed_ = false;
+        if (ec) return;
+        on_reply_timeout();
+        flush_dirty();
+    });
+}
+
+void Bus::on_reply_timeout() {
+    unanswered_.clear();
+    replies_.expire(ReplyRegistry::Clock::now(), unanswered_);
+    const auto expired = std::move(unanswered_);
+    for (const PendingCall& call : expired) {
+        Connection* caller = find(call.caller);
+        if (!caller) continue;
+        wire::Header h;
+        h.serial = call.serial;
+        h.type = wire::MessageType::method_call;
+        reply_error(*caller, h, "org.freedesktop.DBus.Error.NoReply",
+                    "Message did not receive a reply (timeout by message bus)");
+    }
+    arm_reply_timer();
 }
 
 void Bus::send_from_driver(MessagePtr m) {

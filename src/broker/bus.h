@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "broker/connection.h"
 #include "broker/bus_limits.h"
@@ -121,6 +122,8 @@ private:
                  bool requested_reply, std::string* text);
     std::string_view name_of(ConnectionId id) const;
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
+    void arm_reply_timer();
+    void on_reply_timeout();
 
     boost::asio::io_context& io_;
     BusOptions options_;
@@ -145,6 +148,8 @@ private:
     std::vector<match::MatchOwner> receivers_;   // reused by broadcast: no allocation per message
     std::vector<NameChange> changes_;
     std::vector<PendingCall> unanswered_;
+    boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
+    bool reply_timer_armed_ = false;
 };
 
 }  // namespace jetbus::broker

@@ -30,7 +30,7 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
     : bus_(bus),
       id_(id),
       socket_(bus.io(), fd),
-      auth_timer_(bus.io()),
+      timer_(bus.io()),
       creds_(std::move(creds)),
       sasl_(bus.sasl_options(creds_)),
       in_(input_buffer_size) {}
@@ -41,8 +41,8 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-    auth_timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
-    auth_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->state_ != ConnectionState::authenticating) return;
         self->close("authentication timed out");
         self->bus_.flush_dirty();
@@ -102,11 +102,34 @@ void Connection::on_readable() {
         }
         in_end_ += static_cast<size_t>(n);
         consume_input();
+        if (!fds.empty() || fd_timer_armed_) watch_pending_fds();
         if (static_cast<size_t>(n) < space && fds.empty() && !large_) return arm_read();
     }
     boost::asio::post(bus_.io(), [self = shared_from_this()] {
         if (!self->is_open()) return;
         self->on_readable();
+        self->bus_.flush_dirty();
+    });
+}
+
+// fds that arrived ahead of the rest of their message may wait pending_fd_timeout, then the peer is
+// closed: holding fds in the broker without a message to carry them is how fd exhaustion starts.
+void Connection::watch_pending_fds() {
+    if (in_fds_.empty() || !is_open() || state_ == ConnectionState::authenticating) {
+        if (fd_timer_armed_ && state_ != ConnectionState::authenticating) {
+            fd_timer_armed_ = false;
+            timer_.cancel();
+        }
+        return;
+    }
+    if (fd_timer_armed_) return;
+    fd_timer_armed_ = true;
+    timer_.expires_after(std::chrono::milliseconds(bus_.limits().pending_fd_timeout_ms));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || !self->is_open()) return;
+        self->fd_timer_armed_ = false;
+        if (self->in_fds_.empty()) return;
+        self->close("unix fds pending without their message for longer than pending_fd_timeout");
         self->bus_.flush_dirty();
     });
 }
@@ -127,6 +150,7 @@ bool Connection::read_large() {
         return false;
     }
     large_have_ += static_cast<size_t>(n);
+    if (!fds.empty() || fd_timer_armed_) watch_pending_fds();
     if (large_have_ == large_->raw_size()) {
         MessagePtr m = std::move(large_);
         large_have_ = 0;
@@ -180,7 +204,7 @@ bool Connection::consume_auth() {
         return false;
     }
     if (st == SaslState::authenticated) {
-        auth_timer_.cancel();
+        timer_.cancel();
         if (!bus_.admit(*this)) return false;
         state_ = ConnectionState::awaiting_hello;
         spdlog::debug("connection {}: authenticated uid {} pid {}", id_, creds_.uid, creds_.pid);
@@ -242,11 +266,17 @@ void Connection::deliver(MessagePtr m) {
 void Connection::enqueue(MessagePtr m) {
     if (!is_open()) return;
     out_bytes_ += m->bytes().size();
+    out_fds_ += m->fds().size();
     out_.push_back(std::move(m));
     if (out_bytes_ > bus_.limits().max_outgoing_bytes) {
         spdlog::warn("connection {} ({}): outgoing queue over {} bytes, disconnecting the slow reader", id_,
                      unique_name_, bus_.limits().max_outgoing_bytes);
         return close("outgoing queue full");
+    }
+    if (out_fds_ > bus_.limits().max_outgoing_unix_fds) {
+        spdlog::warn("connection {} ({}): over {} unix fds queued for it, disconnecting the slow reader", id_,
+                     unique_name_, bus_.limits().max_outgoing_unix_fds);
+        return close("outgoing fd queue full");
     }
     bus_.schedule_flush(*this);
 }
@@ -290,6 +320,7 @@ void Connection::flush() {
             }
             left -= remaining;
             out_bytes_ -= out_.front()->bytes().size();
+            out_fds_ -= out_.front()->fds().size();
             out_.pop_front();
             head_sent_ = 0;
         }
@@ -302,11 +333,12 @@ void Connection::close(std::string_view reason) {
     state_ = ConnectionState::closed;
     spdlog::debug("connection {} ({}, uid {}, pid {}): closed: {}", id_,
                   unique_name_.empty() ? "unregistered" : unique_name_, creds_.uid, creds_.pid, reason);
-    auth_timer_.cancel();
+    timer_.cancel();
     boost::system::error_code ec;
     socket_.close(ec);
     out_.clear();
     out_bytes_ = 0;
+    out_fds_ = 0;
     large_.reset();
     bus_.remove_connection(*this, was_registered);
 }

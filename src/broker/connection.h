@@ -70,11 +70,12 @@ private:
     bool consume_message();
     void deliver(MessagePtr m);
     void compact_input();
+    void watch_pending_fds();
 
     Bus& bus_;
     ConnectionId id_;
     boost::asio::posix::stream_descriptor socket_;
-    boost::asio::steady_timer auth_timer_;
+    boost::asio::steady_timer timer_;  // auth_timeout while authenticating, then pending_fd_timeout
     PeerCredentials creds_;
     SaslServer sasl_;
     ConnectionState state_ = ConnectionState::authenticating;
@@ -91,9 +92,11 @@ private:
     std::string auth_out_;           // SASL replies, sent before any message
     std::deque<MessagePtr> out_;
     size_t out_bytes_ = 0;
+    size_t out_fds_ = 0;
     size_t head_sent_ = 0;           // bytes of out_.front() already written
     bool read_armed_ = false;
     bool write_armed_ = false;
+    bool fd_timer_armed_ = false;
 };
 
 }  // namespace jetbus::broker

@@ -3,9 +3,32 @@
 
 namespace jetbus::broker {
 
-void ReplyRegistry::expect(ConnectionId caller, uint32_t serial, ConnectionId callee) {
+void ReplyRegistry::expect(ConnectionId caller, uint32_t serial, ConnectionId callee, Clock::time_point deadline) {
     slots_.emplace(key(caller, serial), Slot{caller, serial, callee});
     ++per_caller_[caller];
+    if (deadline != Clock::time_point::max()) deadlines_.push_back({deadline, Slot{caller, serial, callee}});
+}
+
+ReplyRegistry::Clock::time_point ReplyRegistry::next_deadline() {
+    while (!deadlines_.empty()) {
+        const Slot& s = deadlines_.front().slot;
+        auto [first, last] = slots_.equal_range(key(s.caller, s.serial));
+        for (auto it = first; it != last; ++it) {
+            if (it->second.caller == s.caller && it->second.serial == s.serial && it->second.callee == s.callee) {
+                return deadlines_.front().when;
+            }
+        }
+        deadlines_.pop_front();  // answered already
+    }
+    return Clock::time_point::max();
+}
+
+void ReplyRegistry::expire(Clock::time_point now, std::vector<PendingCall>& expired) {
+    while (!deadlines_.empty() && deadlines_.front().when <= now) {
+        const Slot s = deadlines_.front().slot;
+        deadlines_.pop_front();
+        if (take(s.caller, s.serial, s.callee)) expired.push_back({s.caller, s.serial});
+    }
 }
 
 bool ReplyRegistry::take(ConnectionId caller, uint32_t serial, ConnectionId callee) {

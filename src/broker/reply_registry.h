@@ -3,7 +3,9 @@
 // expected reply is delivered once. When a callee goes away its callers are owed a NoReply error.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory_resource>
 #include <unordered_map>
 #include <vector>
@@ -19,7 +21,14 @@ struct PendingCall {
 
 class ReplyRegistry {
 public:
-    void expect(ConnectionId caller, uint32_t serial, ConnectionId callee);
+    using Clock = std::chrono::steady_clock;
+    // deadline: when the bus answers NoReply itself (reply_timeout); Clock::time_point::max() for never.
+    void expect(ConnectionId caller, uint32_t serial, ConnectionId callee,
+                Clock::time_point deadline = Clock::time_point::max());
+    // The earliest deadline still pending (max() when none), and the calls whose deadline has passed
+    // (forgotten here; their callers are owed a NoReply).
+    Clock::time_point next_deadline();
+    void expire(Clock::time_point now, std::vector<PendingCall>& expired);
     // True (and forgets the slot) when callee owes caller a reply to serial.
     bool take(ConnectionId caller, uint32_t serial, ConnectionId callee);
     size_t pending_for(ConnectionId caller) const;
@@ -33,10 +42,17 @@ private:
         uint32_t serial;
         ConnectionId callee;
     };
+    struct Deadline {
+        Clock::time_point when;
+        Slot slot;
+    };
     // Nodes come from a pool: a call and its reply allocate nothing once the pool has warmed up.
     std::pmr::unsynchronized_pool_resource pool_;
     std::pmr::unordered_multimap<uint64_t, Slot> slots_{&pool_};
     std::pmr::unordered_map<ConnectionId, size_t> per_caller_{&pool_};
+    // One reply_timeout for all calls, so deadlines come in insertion order: a FIFO, not a heap.
+    // Entries whose reply already came are skipped when they reach the front.
+    std::deque<Deadline> deadlines_;
 };
 
 }  // namespace jetbus::broker

@@ -478,3 +478,53 @@ TEST_CASE("At max_incomplete_connections the oldest half-open connection makes r
     CHECK(c.call_driver("GetId"));
     for (auto& sv : idle) close(sv[1]);
 }
+
+TEST_CASE("With reply_timeout the bus answers NoReply itself when a callee never replies") {
+    broker::BusLimits limits;
+    limits.reply_timeout_ms = 100;
+    TestBus tb(limits);
+    TestClient svc(tb), caller(tb);
+    svc.call_driver("RequestName", "su", body_su("com.example.Svc", 0));
+    const uint32_t serial = caller.send_call("com.example.Svc", "/", "com.example.I", "Never");
+    REQUIRE(svc.wait_for([](const Received& m) { return m.header.member == "Never"; }));
+    std::optional<Received> r;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!r && std::chrono::steady_clock::now() < deadline) {
+        tb.io.restart();
+        tb.io.run_for(std::chrono::milliseconds(20));
+        r = caller.wait_for([serial](const Received& m) { return m.header.reply_serial == serial; },
+                            std::chrono::milliseconds(1));
+    }
+    REQUIRE(is_error(r, "org.freedesktop.DBus.Error.NoReply"));
+    CHECK(r->first_string() == "Message did not receive a reply (timeout by message bus)");
+    // A late reply is no longer expected and is dropped.
+    wire::HeaderFields f;
+    f.type = wire::MessageType::method_return;
+    f.reply_serial = serial;
+    f.destination = caller.name;
+    svc.send(f);
+    CHECK_FALSE(caller.wait_for([serial](const Received& m) { return m.header.reply_serial == serial; },
+                                std::chrono::milliseconds(200)));
+}
+
+TEST_CASE("Unix fds that arrive without their message close the connection after pending_fd_timeout") {
+    broker::BusLimits limits;
+    limits.pending_fd_timeout_ms = 100;
+    TestBus tb(limits);
+    TestClient good(tb), c(tb, true, true);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    const std::vector<uint8_t> first_byte = {'l'};  // the start of a message that never completes
+    c.send_raw_with_fd(first_byte, p[0]);
+    bool closed = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+        tb.io.restart();
+        tb.io.run_for(std::chrono::milliseconds(20));
+        closed = c.closed_by_bus(std::chrono::milliseconds(1));
+    }
+    CHECK(closed);
+    CHECK(good.call_driver("GetId"));
+    close(p[0]);
+    close(p[1]);
+}
