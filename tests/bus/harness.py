@@ -75,16 +75,27 @@ def read_line(fd, timeout, lines=1):
 class BusDaemon:
     """One broker process on a private unix socket in its own temp dir."""
 
-    def __init__(self, daemon_path):
+    def __init__(self, daemon_path, config_text=CONFIG_TEMPLATE, config_file=None, extra_args=(),
+                 dir_owner=None):
+        """config_text is formatted with {socket} and {servicedir}; config_file (used as is)
+        overrides it. dir_owner (a user name) makes the socket directory 0755 and that user's,
+        so other users can reach the socket and a broker that drops to that user can remove it."""
         self.daemon_path = daemon_path
         self.tmp = tempfile.TemporaryDirectory(prefix='jetbus-bustest-')
         self.dir = self.tmp.name
         self.socket = os.path.join(self.dir, 'bus.sock')
         self.servicedir = os.path.join(self.dir, 'services')
         os.mkdir(self.servicedir)
-        self.config = os.path.join(self.dir, 'bus.conf')
-        with open(self.config, 'w') as f:
-            f.write(CONFIG_TEMPLATE.format(socket=self.socket, servicedir=self.servicedir))
+        self.config = config_file or os.path.join(self.dir, 'bus.conf')
+        if not config_file:
+            with open(self.config, 'w') as f:
+                f.write(config_text.format(socket=self.socket, servicedir=self.servicedir))
+        if dir_owner is not None:
+            import pwd
+            entry = pwd.getpwnam(dir_owner)
+            os.chown(self.dir, entry.pw_uid, entry.pw_gid)
+            os.chmod(self.dir, 0o755)
+        self.extra_args = list(extra_args)
         self.stderr_path = os.path.join(self.dir, 'daemon.stderr')
         self.proc = None
         self.address = None
@@ -97,7 +108,7 @@ class BusDaemon:
         pid_r, pid_w = os.pipe()
         cmd = [self.daemon_path, '--config-file=' + self.config,
                '--address=unix:path=' + self.socket, '--nofork',
-               '--print-address=%d' % addr_w, '--print-pid=%d' % pid_w]
+               '--print-address=%d' % addr_w, '--print-pid=%d' % pid_w] + self.extra_args
         with open(self.stderr_path, 'w') as err:
             self.proc = subprocess.Popen(cmd, pass_fds=(addr_w, pid_w), stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err)
@@ -335,3 +346,25 @@ def pump_until(predicate, timeout=CLIENT_TIMEOUT):
         if not context.iteration(False):
             time.sleep(0.01)
     return predicate()
+
+
+# --- configs with <limit> elements (tests/bus/test_limits.py) ---------------------------------
+def write_limits_config(daemon, limits):
+    """Rewrites daemon's config (before start) as the session config above plus one
+    <limit name="NAME">VALUE</limit> per item of limits, a dict of dbus-daemon limit names."""
+    lines = ''.join('  <limit name="%s">%d</limit>\n' % (name, value) for name, value in limits.items())
+    text = CONFIG_TEMPLATE.format(socket=daemon.socket, servicedir=daemon.servicedir)
+    with open(daemon.config, 'w') as f:
+        f.write(text.replace('</busconfig>', lines + '</busconfig>'))
+
+
+def start_with_limits(daemon_path, limits):
+    """A started BusDaemon whose config sets limits (see write_limits_config); cleaned up on failure."""
+    daemon = BusDaemon(daemon_path)
+    write_limits_config(daemon, limits)
+    try:
+        daemon.start()
+    except Exception:
+        daemon.cleanup()
+        raise
+    return daemon
