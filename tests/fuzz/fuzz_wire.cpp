@@ -1,7 +1,11 @@
-// Fuzz target for src/wire: message_size and parse_header on arbitrary bytes, then validate_body with
-// the signature the header names. A header that parses must also
-// - decode the same way through the Reader (the exact path), whatever parse_header's fast path did;
-// - survive a round trip: write_header(fields_of(h)) parses again to the same fields.
+// Fuzz target for src/wire. Two kinds of input, told apart by the first byte:
+// - 'l' or 'B' (a message): message_size and parse_header, then validate_body with the signature the
+//   header names. A header that parses must also decode the same way through the Reader (the exact
+//   path), whatever parse_header's fast path did, and survive a round trip: write_header(fields_of(h))
+//   parses again to the same fields.
+// - anything else (a bare body, so the fuzzer reaches the Reader without first building a valid
+//   header): byte 0 is the signature's length, byte 1 bit 0 picks big-endian and bits 1-7 are the
+//   UNIX_FDS count, then the signature, then the body, given to validate_body.
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -11,6 +15,7 @@
 #include "fuzz_check.h"
 #include "wire/header.h"
 #include "wire/reader.h"
+#include "wire/signature.h"
 
 namespace {
 
@@ -99,10 +104,26 @@ void check_round_trip(std::span<const uint8_t> message, const Header& h) {
     }
 }
 
+void check_body(std::span<const uint8_t> input) {
+    if (input.size() < 2 || input.size() - 2 < input[0]) return;
+    const Endian endian = input[1] & 1 ? Endian::big : Endian::little;
+    const uint32_t unix_fds = input[1] >> 1;
+    std::string_view signature(reinterpret_cast<const char*>(input.data() + 2), input[0]);
+    auto body = input.subspan(2 + input[0]);
+    WireError e = validate_body(body, endian, signature, unix_fds);
+    if (e == WireError::none) FUZZ_CHECK(is_valid_signature(signature), "a body validates only with a valid signature");
+    if (e == WireError::none && unix_fds > 0)
+        FUZZ_CHECK(validate_body(body, endian, signature, UINT32_MAX) == WireError::none, "more fds never hurt");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::span<const uint8_t> input(data, size);
+    if (size > 0 && data[0] != 'l' && data[0] != 'B') {
+        check_body(input);
+        return 0;
+    }
     auto total = message_size(input);
     if (!total) return 0;
     if (*total > input.size()) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Writes the seed messages in corpus/wire/ (binary, so they are generated rather than typed):
 # a Hello call as every client sends it first, its reply, a signal and an error with bodies, a
-# big-endian call, and a message carrying an unknown header field. Run it from anywhere:
+# big-endian call, and a message carrying an unknown header field; then bare bodies (the target's
+# other mode: signature length, endian/fd byte, signature, body). Run it from anywhere:
 #   python3 tests/fuzz/make_wire_corpus.py
 import os
 import struct
@@ -62,6 +63,30 @@ SEEDS = {
     "fd_call": message(1, 7, [(1, "o", "/"), (3, "s", "TakeFd"), (8, "g", "ha{sv}"), (9, "u", 1)],
                        struct.pack("<II", 0, 0)),
 }
+
+def bare_body(signature, body, big=False, unix_fds=0):
+    return bytes([len(signature), (unix_fds << 1) | int(big)]) + signature.encode() + body
+
+
+def dict_sv_body():
+    # a{sv} holding {"k": <int32 5>, "fd": <handle 0>}: the shape of every D-Bus property map.
+    entries = b""
+    for key, sig, value in (("k", "i", struct.pack("<i", 5)), ("fd", "h", struct.pack("<I", 0))):
+        entries = pad(entries, 8) + string_body("<", key) + bytes([1]) + sig.encode() + b"\0"
+        entries = pad(entries, 4) + value
+    return struct.pack("<I", len(entries)) + b"\0" * 4 + entries
+
+
+SEEDS.update({
+    "body_dict": bare_body("a{sv}", dict_sv_body(), unix_fds=1),
+    # (ybnqiuxtd), big-endian: every fixed type with its padding.
+    "body_struct": bare_body("(ybnqiuxtd)", b"\x07\0\0\0" + struct.pack(">IhHiI", 1, -2, 3, -4, 5) + b"\0" * 4
+                             + struct.pack(">qQd", -6, 7, 8.5), big=True),
+    # av(sog): [<"hi">, <uint32 9>], ("a", "/", "i").
+    "body_nested": bare_body("av(sog)", struct.pack("<I", 20) + b"\x01s\0\0" + string_body("<", "hi")
+                             + b"\x01u\0\0\0" + struct.pack("<I", 9)
+                             + string_body("<", "a") + b"\0\0" + string_body("<", "/") + b"\x01i\0"),
+})
 
 if __name__ == "__main__":
     os.makedirs(HERE, exist_ok=True)
