@@ -4,6 +4,7 @@
 # are used wherever a client library would refuse to misbehave (half-open connections, fds with a
 # partial message, a reader that never reads). ActivationLimits needs service activation.
 import os
+import select
 import socket
 import struct
 import time
@@ -147,6 +148,7 @@ class Raw:
         self.inbox = b''
         self.serial = 0
         self.unique_name = None
+        self.skipped = []  # messages wait_reply read past
 
     def next_serial(self):
         self.serial += 1
@@ -230,6 +232,7 @@ class Raw:
                 return None
             if msg.type in (METHOD_RETURN, ERROR) and msg.reply_serial == serial:
                 return msg
+            self.skipped.append(msg)
 
     def is_closed(self, timeout):
         """True once the broker closes this connection within timeout (any input is discarded)."""
@@ -509,7 +512,7 @@ class MessageLimits(LimitTestCase):
         self.assertGreaterEqual(time.monotonic() - start, 0.25)
 
 
-class ReplyTimeout(LimitTestCase):
+class ReplyTimeoutLimits(LimitTestCase):
 
     def test_reply_timeout_answers_a_call_nobody_answers_with_NoReply(self):
         self.start_bus(reply_timeout=300)
@@ -532,3 +535,206 @@ class ReplyTimeout(LimitTestCase):
         late = caller.wait_reply(serial, timeout=WAIT)
         self.assertIsNotNone(late, 'the late reply was dropped')
         self.assertEqual(late.type, METHOD_RETURN)
+
+
+class QueueLimits(LimitTestCase):
+    """Per-connection queues: a reader that never reads while a sender floods it."""
+
+    FILL = b'x' * 8192
+    FLOOD = 80  # 8 KiB messages: 640 KiB, well over what the kernel's socket buffers hold
+
+    def collect(self, raw, timeout):
+        """Every message raw receives until timeout passes with nothing new."""
+        got = []
+        while True:
+            msg = raw.receive(timeout)
+            if msg is None:
+                return got
+            got.append(msg)
+
+    def write_some(self, raw, data, timeout):
+        """Writes as much of data as raw's socket takes within timeout; returns what is left."""
+        deadline = time.monotonic() + timeout
+        while data:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not select.select([], [raw.sock], [], left)[1]:
+                continue
+            raw.sock.setblocking(False)
+            try:
+                data = data[raw.sock.send(data):]
+            except BlockingIOError:
+                pass
+            finally:
+                raw.sock.settimeout(WAIT)
+        return data
+
+    def drain(self, reader, sender, rest, done, timeout=10.0):
+        """The reader reads everything while the sender writes rest, until done(reader's messages,
+        sender's messages) or timeout; returns both lists."""
+        got_reader, got_sender = [], []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (done(got_reader, got_sender) and not rest):
+            rest = self.write_some(sender, rest, 0.01)
+            for raw, got in ((reader, got_reader), (sender, got_sender)):
+                msg = raw.receive(0.01)
+                while msg is not None:
+                    got.append(msg)
+                    msg = raw.receive(0)
+        return got_reader, got_sender
+
+    def fill(self, sender, dest, count):
+        return b''.join(signal_to(sender.next_serial(), dest, payload=self.FILL) for _ in range(count))
+
+    def assert_full_queue_error(self, msg, member, msg_type, sender, dest):
+        self.assert_error_reply(
+            msg, LIMITS_EXCEEDED,
+            'Rejected: destination has a full message queue, 0 matched rules; type="%s", sender="%s" (%s) '
+            'interface="org.jetbus.Limits" member="%s" error name="(unset)" requested_reply="0" '
+            'destination="%s" (%s)' % (msg_type, sender, loginfo(), member, dest, loginfo()))
+
+    def test_max_outgoing_bytes_rejects_messages_to_a_full_reader_and_keeps_the_reader(self):
+        self.start_bus(max_outgoing_bytes=65536)
+        reader = self.raw()
+        reader_name = reader.hello()
+        sender = self.raw()
+        sender_name = sender.hello()
+        sender.send(self.fill(sender, reader_name, self.FLOOD))
+        serial = sender.send_call(reader_name, '/', 'org.jetbus.Limits', 'Ping')
+        self.assert_full_queue_error(sender.wait_reply(serial), 'Ping', 'method_call', sender_name, reader_name)
+        got_reader, got_sender = self.drain(reader, sender, b'', lambda r, s: False, timeout=1.0)
+        errors = [m for m in sender.skipped + got_sender if m.type == ERROR]
+        fills = [m for m in got_reader if m.fields.get(F_MEMBER) == 'Fill']
+        # Each signal was either delivered or refused with an error to its sender (signals too).
+        self.assertGreater(len(errors), 0)
+        self.assertGreater(len(fills), 0)
+        self.assertEqual(len(errors) + len(fills), self.FLOOD)
+        self.assert_full_queue_error(errors[0], 'Fill', 'signal', sender_name, reader_name)
+        self.assertNotIn('Ping', [m.fields.get(F_MEMBER) for m in got_reader])
+        # The slow reader is not disconnected.
+        self.assertEqual(reader.get_id().type, METHOD_RETURN)
+
+    def test_max_outgoing_unix_fds_rejects_messages_to_a_reader_with_too_many_fds_queued(self):
+        self.start_bus(max_outgoing_unix_fds=4)
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        reader = self.raw()
+        reader_name = reader.hello(unix_fds=True)
+        sender = self.raw()
+        sender_name = sender.hello(unix_fds=True)
+        sender.send(self.fill(sender, reader_name, 40))  # fills the reader's socket; bytes are no problem
+        for _ in range(8):
+            sender.send(signal_to(sender.next_serial(), reader_name, member='Fd', fds=1), fds=[r])
+        serial = sender.send_call(reader_name, '/', 'org.jetbus.Limits', 'Ping')
+        self.assert_full_queue_error(sender.wait_reply(serial), 'Ping', 'method_call', sender_name, reader_name)
+        got_reader, got_sender = self.drain(reader, sender, b'', lambda r, s: False, timeout=1.0)
+        members = [m.fields.get(F_MEMBER) for m in got_reader]
+        errors = [m for m in sender.skipped + got_sender if m.type == ERROR]
+        self.assertEqual(members.count('Fill'), 40)
+        self.assertGreaterEqual(members.count('Fd'), 4)
+        self.assertEqual(members.count('Fd') + len(errors), 8)
+        self.assert_full_queue_error(errors[0], 'Fd', 'signal', sender_name, reader_name)
+        self.assertEqual(reader.get_id().type, METHOD_RETURN)
+
+    def test_max_incoming_bytes_stops_reading_a_sender_whose_messages_wait_in_queues(self):
+        # dbus-daemon counts a message against its sender until it leaves the bus; at the limit it
+        # stops reading that sender (no error, nothing dropped) until the reader catches up.
+        self.start_bus(max_incoming_bytes=65536)
+        reader = self.raw()
+        reader_name = reader.hello()
+        sender = self.raw()
+        sender.hello()
+        rest = self.write_some(sender, self.fill(sender, reader_name, 40), 1.0)
+        serial = sender.next_serial()
+        rest += method_call(serial, *DRIVER, 'GetId')
+        rest = self.write_some(sender, rest, 0.2)
+        self.assertIsNone(sender.wait_reply(serial, timeout=1.0), 'the bus kept reading a sender over the limit')
+
+        def done(got_reader, got_sender):
+            return any(m.reply_serial == serial for m in got_sender) and \
+                [m.fields.get(F_MEMBER) for m in got_reader].count('Fill') == 40
+        got_reader, got_sender = self.drain(reader, sender, rest, done)
+        self.assertEqual([m.fields.get(F_MEMBER) for m in got_reader].count('Fill'), 40)
+        self.assertEqual([m for m in got_sender if m.type == ERROR], [])
+        self.assertTrue(done(got_reader, got_sender), 'GetId never answered after the reader caught up')
+
+    def test_max_incoming_unix_fds_stops_reading_a_sender_whose_fds_wait_in_queues(self):
+        self.start_bus(max_incoming_unix_fds=4)
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        self.addCleanup(os.close, w)
+        reader = self.raw()
+        reader_name = reader.hello(unix_fds=True)
+        filler = self.raw()
+        filler.hello()
+        filler.send(self.fill(filler, reader_name, 40))  # fills the reader's socket
+        self.assertEqual(filler.get_id().type, METHOD_RETURN)
+        sender = self.raw()
+        sender.hello(unix_fds=True)
+        for _ in range(6):
+            sender.send(signal_to(sender.next_serial(), reader_name, member='Fd', fds=1), fds=[r])
+        time.sleep(0.2)
+        serial = sender.send_call(*DRIVER, 'GetId')
+        self.assertIsNone(sender.wait_reply(serial, timeout=1.0), 'the bus kept reading a sender over the limit')
+
+        def done(got_reader, got_sender):
+            return any(m.reply_serial == serial for m in got_sender) and \
+                [m.fields.get(F_MEMBER) for m in got_reader].count('Fd') == 6
+        got_reader, got_sender = self.drain(reader, sender, b'', done)
+        members = [m.fields.get(F_MEMBER) for m in got_reader]
+        self.assertEqual((members.count('Fill'), members.count('Fd')), (40, 6))
+        self.assertEqual([m for m in got_sender if m.type == ERROR], [])
+        self.assertTrue(done(got_reader, got_sender), 'GetId never answered after the reader caught up')
+
+
+def loginfo():
+    """How dbus-daemon describes a connection of this process in its error texts (uid, pid, and
+    comm: the command line, spaces for NULs, cut at 50 bytes)."""
+    with open('/proc/self/cmdline', 'rb') as f:
+        cmd = f.read().rstrip(b'\0').replace(b'\0', b' ')[:50].decode(errors='replace')
+    return 'uid=%d pid=%d comm="%s"' % (os.getuid(), os.getpid(), cmd)
+
+
+class ActivationLimits(LimitTestCase):
+    """Limits on service activation. jetbus has no activation yet: these fail there for now."""
+
+    def write_service(self, name, exec_line):
+        with open(os.path.join(self.bus.servicedir, name + '.service'), 'w') as f:
+            f.write('[D-BUS Service]\nName=%s\nExec=%s\n' % (name, exec_line))
+
+    def start_service_by_name(self, client, name):
+        return client.send_call(*DRIVER, 'StartServiceByName', 'su', (name, 0))
+
+    def test_service_start_timeout_fails_an_activation_that_never_takes_its_name(self):
+        self.start_bus(service_start_timeout=300)
+        self.write_service('org.jetbus.Slow', '/bin/sleep 3')  # starts, never owns the name
+        client = self.raw()
+        client.hello()
+        start = time.monotonic()
+        reply = client.wait_reply(self.start_service_by_name(client, 'org.jetbus.Slow'))
+        self.assertGreaterEqual(time.monotonic() - start, 0.25)
+        self.assert_error_reply(reply, 'org.freedesktop.DBus.Error.TimedOut',
+                                "Failed to activate service 'org.jetbus.Slow': timed out "
+                                "(service_start_timeout=300ms)")
+
+    def test_max_pending_service_starts_refuses_one_more_activation(self):
+        self.start_bus(max_pending_service_starts=1, service_start_timeout=500)
+        self.write_service('org.jetbus.Slow1', '/bin/sleep 3')
+        self.write_service('org.jetbus.Slow2', '/bin/sleep 3')
+        client = self.raw()
+        client.hello()
+        first = self.start_service_by_name(client, 'org.jetbus.Slow1')
+        second = self.start_service_by_name(client, 'org.jetbus.Slow2')
+        self.assert_error_reply(client.wait_reply(second, timeout=0.4), LIMITS_EXCEEDED,
+                                'The maximum number of pending activations has been reached, activation '
+                                'of org.jetbus.Slow2 failed (max_pending_service_starts=1)')
+        self.assert_error_reply(client.wait_reply(first), 'org.freedesktop.DBus.Error.TimedOut',
+                                "Failed to activate service 'org.jetbus.Slow1': timed out "
+                                "(service_start_timeout=500ms)")
+        # With the first one over, another activation may start.
+        third = self.start_service_by_name(client, 'org.jetbus.Slow2')
+        self.assert_error_reply(client.wait_reply(third), 'org.freedesktop.DBus.Error.TimedOut',
+                                "Failed to activate service 'org.jetbus.Slow2': timed out "
+                                "(service_start_timeout=500ms)")
