@@ -137,14 +137,16 @@ class Session:
     def driver(self, label, member, sig='', args=(), iface=BUS, **kw):
         return self.call(label, BUS, member, sig, args, iface=iface, path=BUS_PATH, **kw)
 
-    def send(self, label, kind, dest=None, iface=None, member=None, path='/', sig='', args=()):
+    def send(self, label, kind, dest=None, iface=None, member=None, path='/', sig='', args=(),
+             no_reply=False):
         """Sends without waiting, then orders it: the NameHasOwner round trip that follows is
         answered only after the broker has routed (or refused) this message."""
         self._request(label, op='send', type=kind, dest=self._name(dest), path=path, iface=iface,
-                      member=member, sig=sig, args=list(args))
+                      member=member, sig=sig, args=list(args), no_reply=no_reply)
         self.mark(label)
-        self._record('%s sends %s to %s %s %s.%s%s' % (label, kind, dest, path, iface, member,
-                                                      tuple(args)), 'sent', None)
+        self._record('%s sends %s%s to %s %s %s.%s%s' % (
+            label, kind, ' (no reply expected)' if no_reply else '', dest, path, iface, member,
+            tuple(args)), 'sent', None)
 
     def mark(self, label):
         self._request(label, op='call', dest=BUS, path=BUS_PATH, iface=BUS, member='NameHasOwner',
@@ -367,6 +369,7 @@ RULES_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Conf
     <deny send_destination="com.example.Service" send_type="signal"/>
     <deny send_type="signal" send_interface="com.example.Noisy"/>
     <deny receive_sender="com.example.Service" receive_interface="com.example.Hidden"/>
+    <deny send_destination_prefix="com.example.Vault"/>
     <allow send_destination="com.example.Sink" send_type="error" send_requested_reply="false"/>
     <allow receive_type="error" receive_requested_reply="false"/>
   </policy>
@@ -429,6 +432,14 @@ def rules_script(s):
     s.call('n1', svc, 'Hello', iface='com.example.Public', path='/com/example/locked/sub',
            expect='ok')
     s.call('r1', svc, 'Shutdown', iface='com.example.Public', expect='AccessDenied')
+    s.driver('d1', 'RequestName', 'su', ['com.example.Vault.Inner', 0], expect='ok')
+    s.call('n1', 'com.example.Vault.Inner', 'Open', iface='com.example.Public',
+           expect='AccessDenied')
+    s.call('n1', '<d1>', 'Open', iface='com.example.Public', expect='AccessDenied')
+    # send_destination_prefix matches any name the destination owns, so d1's other names too
+    s.call('n1', 'com.example.PrivateX', 'Open', iface='com.example.Public',
+           expect='AccessDenied')
+    s.take('d1', expect=['signal NameAcquired'] * 3)
     s.take('svc', expect=['signal NameAcquired', 'method_call Hello', 'method_call Read',
                           'method_call Hello'])
     # send_requested_reply: unrequested replies only where a rule says requested_reply="false"
@@ -452,7 +463,11 @@ def rules_script(s):
     s.send('n1', 'signal', dest='<r1>', iface='com.example.Noisy', member='Poke')
     s.send('n1', 'signal', dest='<r1>', iface='com.example.Blocked', member='Poke')
     s.send('n1', 'signal', dest='<r1>', iface='com.example.Public', member='Poke')
-    s.take('n1', expect=['error AccessDenied', 'error AccessDenied', 'error AccessDenied'])
+    # dbus-daemon reports refusals to the sender even of messages flagged NO_REPLY_EXPECTED
+    s.send('n1', 'signal', dest='<r1>', iface='com.example.Noisy', member='Quiet', no_reply=True)
+    s.send('n1', 'method_call', dest=svc, iface='com.example.Secret', member='Quiet',
+           no_reply=True)
+    s.take('n1', expect=['error AccessDenied'] * 5)
     s.take('svc', expect=[])
     s.take('r1', expect=['signal Poke'])
     # eavesdropping: only root may ask (dbus-daemon's privilege check) and its receive rules allow
