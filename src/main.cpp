@@ -245,6 +245,7 @@ int run(const CommandLine& cl) {
     boost::asio::io_context io(1);
     jetbus::broker::BusOptions options;
     options.guid = guid;
+    options.type = config.type;
     options.auth_mechanisms = config.auth;
     options.allow_anonymous = config.allow_anonymous;
     options.limits = limits_from(config);

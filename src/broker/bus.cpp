@@ -73,20 +73,21 @@ SaslOptions Bus::sasl_options(const PeerCredentials& creds) const {
     return o;
 }
 
+bool Bus::accepting() const { return incomplete_ < options_.limits.max_incomplete_connections; }
+
+void Bus::pause_listener(Listener* l) { paused_listeners_.push_back(l); }
+
+// Like dbus-daemon 1.14: at max_incomplete_connections the listeners stop accepting (new peers wait in
+// the kernel's backlog) until a connection completes its Hello or goes away.
+void Bus::incomplete_done() {
+    --incomplete_;
+    if (paused_listeners_.empty() || !accepting()) return;
+    auto paused = std::move(paused_listeners_);
+    paused_listeners_.clear();
+    for (Listener* l : paused) l->start();
+}
+
 void Bus::accept(int fd) {
-    if (incomplete_ >= options_.limits.max_incomplete_connections) {
-        // As dbus-daemon: the oldest connection still authenticating makes room, so idle half-open
-        // connections cannot lock everyone else out.
-        std::shared_ptr<Connection> oldest;
-        for (auto& [id, c] : connections_) {
-            if (!c->admitted && (!oldest || id < oldest->id())) oldest = c;
-        }
-        if (oldest) {
-            spdlog::warn("connection {} dropped: {} connections are still authenticating "
-                         "(max_incomplete_connections)", oldest->id(), incomplete_);
-            oldest->close("too many connections still authenticating");
-        }
-    }
     PeerCredentials creds = read_peer_credentials(fd);
     const ConnectionId id = ++next_id_;
     auto c = std::make_shared<Connection>(*this, id, fd, std::move(creds));
@@ -97,21 +98,6 @@ void Bus::accept(int fd) {
 }
 
 bool Bus::admit(Connection& c) {
-    const size_t complete = connections_.size() - incomplete_;
-    if (complete >= options_.limits.max_completed_connections) {
-        spdlog::warn("refusing uid {}: max_completed_connections ({}) reached", c.uid(),
-                     options_.limits.max_completed_connections);
-        c.close("max_completed_connections reached");
-        return false;
-    }
-    auto per_user = connections_per_user_.find(c.uid());
-    if (per_user != connections_per_user_.end() &&
-        per_user->second >= options_.limits.max_connections_per_user) {
-        spdlog::warn("refusing uid {}: max_connections_per_user ({}) reached", c.uid(),
-                     options_.limits.max_connections_per_user);
-        c.close("max_connections_per_user reached");
-        return false;
-    }
     if (policy_ && !c.anonymous()) {
         const auto groups = policy::unix_groups_of(c.uid());
         const policy::Verdict v = groups ? policy_->can_connect(c.uid(), *groups) : policy::Verdict{};
@@ -122,8 +108,6 @@ bool Bus::admit(Connection& c) {
             return false;
         }
     }
-    --incomplete_;
-    ++connections_per_user_[c.uid()];
     c.admitted = true;
     c.loginfo = policy::format_loginfo(c.anonymous() ? std::nullopt : std::optional<uid_t>(c.uid()),
                                        c.credentials().pid > 0 ? std::optional<pid_t>(c.credentials().pid)
@@ -133,10 +117,28 @@ bool Bus::admit(Connection& c) {
     return true;
 }
 
+// The connection limits apply at Hello, as in dbus-daemon: a refused peer gets LimitsExceeded and keeps
+// its connection (a later Hello may succeed once others leave; auth_timeout still ends it).
+bool Bus::may_register(const Connection& c, std::string& text) const {
+    if (complete_ >= options_.limits.max_completed_connections) {
+        text = "The maximum number of active connections has been reached";
+        return false;
+    }
+    auto per_user = connections_per_user_.find(c.uid());
+    if (per_user != connections_per_user_.end() && per_user->second >= options_.limits.max_connections_per_user) {
+        text = fmt::format("The maximum number of active connections for UID {} has been reached", c.uid());
+        return false;
+    }
+    return true;
+}
+
 std::string Bus::register_connection(Connection& c) {
     std::string name = fmt::format(":1.{}", next_unique_++);
     c.set_registered(name);
     by_unique_name_.emplace(name, &c);
+    ++complete_;
+    ++connections_per_user_[c.uid()];
+    incomplete_done();
     return name;
 }
 
@@ -144,11 +146,12 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
     auto self = connections_.find(c.id());
     if (self == connections_.end()) return;
     std::shared_ptr<Connection> keep = self->second;  // alive until the cleanup below is done
-    if (c.admitted) {
+    if (!c.unique_name().empty()) {
+        --complete_;
         auto pu = connections_per_user_.find(c.uid());
         if (pu != connections_per_user_.end() && --pu->second == 0) connections_per_user_.erase(pu);
     } else {
-        --incomplete_;
+        incomplete_done();
     }
     for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
     matches_.remove_all(c.id());
@@ -252,7 +255,7 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
         if (unicast_rules_ > 0 && from.registered()) deliver_to_unicast_rules(m, &from, 0);
         std::string denied;
         if (!allowed(&from, nullptr, *m, true, false, &denied)) {
-            return reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+            return send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
         }
         if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
         return;  // replies and signals to the bus itself go nowhere
@@ -283,14 +286,13 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
         return;
     }
     if (std::string denied; !allowed(&from, to, *m, true, false, &denied)) {
-        reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+        send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
         return;
     }
     if (m->expects_reply()) {
         if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
             reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
-                        fmt::format("The maximum number of pending replies for \"{}\" ({}) has been reached",
-                                    from.unique_name(), options_.limits.max_replies_per_connection));
+                        "The maximum number of pending replies per connection has been reached");
             return;
         }
         if (options_.limits.reply_timeout_ms > 0) {
@@ -308,8 +310,14 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
 void Bus::route_reply(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
     Connection* to = find(h.destination);
-    if (!to || !h.reply_serial || !replies_.take(to->id(), *h.reply_serial, from.id())) {
-        // A reply nobody asked for is never delivered (see COMPAT.md), whatever the policy says.
+    const bool expected = to && h.reply_serial && replies_.take(to->id(), *h.reply_serial, from.id());
+    if (!expected) {
+        // A reply nobody asked for is never delivered (see COMPAT.md), whatever the policy says; where
+        // the policy refuses it, the replier hears so, as from dbus-daemon.
+        std::string denied;
+        if (to && !allowed(&from, to, *m, true, false, &denied) && !denied.empty()) {
+            send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+        }
         spdlog::debug("connection {} ({}): dropped a reply nobody expected (to {}, reply serial {})", from.id(),
                       from.unique_name(), h.destination, h.reply_serial.value_or(0));
         return;
@@ -319,7 +327,10 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
                       to->unique_name());
         return;
     }
-    if (!allowed(&from, to, *m, true, true, nullptr)) return;
+    if (std::string denied; !allowed(&from, to, *m, true, true, &denied)) {
+        send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+        return;
+    }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
 }
@@ -506,7 +517,11 @@ void Bus::send_from_driver(MessagePtr m) {
 void Bus::reply_error(Connection& to, const wire::Header& call, std::string_view error_name,
                       std::string_view text) {
     if (call.type != wire::MessageType::method_call || (call.flags & wire::flags::no_reply_expected)) return;
-    if (!to.is_open() || to.unique_name().empty()) return;
+    send_error(to, call, error_name, text);
+}
+
+void Bus::send_error(Connection& to, const wire::Header& msg, std::string_view error_name, std::string_view text) {
+    if (!to.is_open()) return;
     std::vector<uint8_t> body;
     wire::Writer w(body);
     w.string(text);
@@ -514,11 +529,15 @@ void Bus::reply_error(Connection& to, const wire::Header& call, std::string_view
     f.type = wire::MessageType::error;
     f.flags = wire::flags::no_reply_expected;
     f.serial = next_serial();
-    f.reply_serial = call.serial;
+    f.reply_serial = msg.serial;
     f.error_name = error_name;
     f.destination = to.unique_name();
     f.sender = driver_name;
     f.signature = "s";
+    if (to.unique_name().empty()) {
+        to.enqueue(Message::build(f, body));  // before Hello: no name to address it to
+        return;
+    }
     send_from_driver(Message::build(f, body));
 }
 

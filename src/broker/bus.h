@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "broker/connection.h"
+#include "broker/listener.h"
 #include "broker/bus_limits.h"
 #include "broker/message.h"
 #include "broker/name_registry.h"
@@ -33,6 +34,8 @@ constexpr std::string_view driver_path = "/org/freedesktop/DBus";
 constexpr std::string_view driver_interface = "org.freedesktop.DBus";
 
 // Messages addressed to org.freedesktop.DBus go here.
+class Listener;
+
 class DriverHandler {
 public:
     virtual ~DriverHandler() = default;
@@ -41,6 +44,7 @@ public:
 
 struct BusOptions {
     std::string guid;                   // 32 hex digits: GetId and the SASL OK line
+    std::string type;                   // <type>: "session", "system", ...
     std::vector<std::string> auth_mechanisms;  // from <auth>; empty means every supported one
     bool allow_anonymous = false;
     BusLimits limits;
@@ -66,8 +70,13 @@ public:
 
     // A new socket from a listener: the connection starts authenticating.
     void accept(int fd);
-    // Called once a connection has authenticated; false when a limit refuses it (it is closed).
+    // Called once a connection has authenticated; false when the policy refuses it (it is closed).
     bool admit(Connection& c);
+    // Hello: false with dbus-daemon's LimitsExceeded text when a connection limit is reached.
+    bool may_register(const Connection& c, std::string& text) const;
+    // Listeners stop accepting at max_incomplete_connections and are started again from here.
+    bool accepting() const;
+    void pause_listener(Listener* l);
     void dispatch(Connection& from, MessagePtr m);
     void remove_connection(Connection& c, bool was_registered);
 
@@ -100,6 +109,9 @@ public:
     // An error reply from the bus to a call, when the call expects one.
     void reply_error(Connection& to, const wire::Header& call, std::string_view error_name,
                      std::string_view text);
+    // An error in reply to any message, wanted or not (dbus-daemon answers policy refusals this way).
+    void send_error(Connection& to, const wire::Header& msg, std::string_view error_name, std::string_view text);
+    const std::string& type() const { return options_.type; }
 
 private:
     void route_unicast(Connection& from, MessagePtr m);
@@ -134,7 +146,10 @@ private:
     std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
     StringMap<Connection*> by_unique_name_;
     std::unordered_map<uid_t, size_t> connections_per_user_;
-    size_t incomplete_ = 0;
+    size_t incomplete_ = 0;     // accepted, no Hello yet (dbus-daemon's "incomplete")
+    size_t complete_ = 0;       // said Hello
+    std::vector<Listener*> paused_listeners_;
+    void incomplete_done();
     NameRegistry names_;
     ReplyRegistry replies_;
     match::MatchRegistry matches_;

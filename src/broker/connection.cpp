@@ -43,8 +43,9 @@ Connection::~Connection() {
 void Connection::start() {
     timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || self->state_ != ConnectionState::authenticating) return;
-        self->close("authentication timed out");
+        if (ec) return;
+        if (self->state_ != ConnectionState::authenticating && self->state_ != ConnectionState::awaiting_hello) return;
+        self->close("no Hello within auth_timeout");
         self->bus_.flush_dirty();
     });
     arm_read();
@@ -53,6 +54,7 @@ void Connection::start() {
 void Connection::set_registered(std::string unique_name) {
     unique_name_ = std::move(unique_name);
     state_ = ConnectionState::active;
+    timer_.cancel();  // auth_timeout runs until Hello, as in dbus-daemon
 }
 
 void Connection::arm_read() {
@@ -115,8 +117,9 @@ void Connection::on_readable() {
 // fds that arrived ahead of the rest of their message may wait pending_fd_timeout, then the peer is
 // closed: holding fds in the broker without a message to carry them is how fd exhaustion starts.
 void Connection::watch_pending_fds() {
-    if (in_fds_.empty() || !is_open() || state_ == ConnectionState::authenticating) {
-        if (fd_timer_armed_ && state_ != ConnectionState::authenticating) {
+    const bool timer_busy = state_ == ConnectionState::authenticating || state_ == ConnectionState::awaiting_hello;
+    if (in_fds_.empty() || !is_open() || timer_busy) {
+        if (fd_timer_armed_ && !timer_busy) {
             fd_timer_armed_ = false;
             timer_.cancel();
         }
@@ -204,7 +207,6 @@ bool Connection::consume_auth() {
         return false;
     }
     if (st == SaslState::authenticated) {
-        timer_.cancel();
         if (!bus_.admit(*this)) return false;
         state_ = ConnectionState::awaiting_hello;
         spdlog::debug("connection {}: authenticated uid {} pid {}", id_, creds_.uid, creds_.pid);

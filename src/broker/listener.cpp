@@ -44,6 +44,10 @@ void Listener::on_readable() {
             });
             return;
         }
+        if (!bus_.accepting()) {
+            bus_.pause_listener(this);  // restarted when a connection completes or leaves
+            return;
+        }
         const int fd = ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             bus_.accept(fd);

@@ -133,11 +133,21 @@ wire::WireError Message::restamp(std::string_view sender) {
         big.resize(new_size);
         out = big.data();
     }
-    wire::write_header(f, old.body_length, {out, new_size});
+    wire::Header written;
+    wire::write_header(f, old.body_length, {out, new_size}, written);
     std::memmove(storage() + new_begin, out, new_size);
     begin_ = new_begin;
     end_ = body_at + old.body_length;
-    return reparse();
+    // The header just written is valid by construction: move its views to where the bytes now are
+    // instead of parsing them again.
+    const char* from = reinterpret_cast<const char*>(out);
+    const char* to = reinterpret_cast<const char*>(storage() + new_begin);
+    for (std::string_view* v : {&written.path, &written.interface, &written.member, &written.error_name,
+                                &written.destination, &written.sender, &written.signature}) {
+        if (!v->empty()) *v = std::string_view(to + (v->data() - from), v->size());
+    }
+    header_ = written;
+    return wire::WireError::none;
 }
 
 }  // namespace jetbus::broker

@@ -28,6 +28,9 @@ Driver::Peer Driver::resolve_peer(std::string_view name) {
 }
 
 void Driver::hello(Call& c) {
+    if (std::string refused; !bus_.may_register(c.from, refused)) {
+        return reply_error(c, DriverError::limits_exceeded, refused);
+    }
     const std::string name = bus_.register_connection(c.from);
     bus_.tap_hello(c.msg, c.from);
     reply_string(c, name);
@@ -56,8 +59,9 @@ void Driver::request_name(Call& c) {
     if (std::string denied; !bus_.may_own(c.from, name, denied)) {
         return reply_error(c, DriverError::access_denied, denied);
     }
+    // dbus-daemon counts the unique name among the names a connection has.
     if (bus_.names().owner(name) != c.from.id() &&
-        bus_.names().claims_of(c.from.id()) >= bus_.limits().max_names_per_connection) {
+        bus_.names().claims_of(c.from.id()) + 1 >= bus_.limits().max_names_per_connection) {
         return reply_error(c, DriverError::limits_exceeded,
                            fmt::format("Connection \"{}\" is not allowed to own more services (increase limits "
                                        "in configuration file if required; max_names_per_connection={})",
@@ -162,6 +166,12 @@ void Driver::add_match(Call& c) {
         return reply_error(c, e.kind == match::MatchRuleErrorKind::too_long ? DriverError::limits_exceeded
                                                                              : DriverError::match_rule_invalid,
                            e.message);
+    }
+    // As dbus-daemon on a system bus: eavesdropping is for root and the bus's own user only.
+    if (rule->eavesdrop && bus_.type() == "system" && c.from.uid() != 0 && c.from.uid() != ::getuid()) {
+        return reply_error(c, DriverError::access_denied,
+                           fmt::format("rejected attempt to call AddMatch by connection {} ({}) with uid {}",
+                                       c.from.unique_name(), c.from.loginfo, c.from.uid()));
     }
     if (bus_.matches().count(c.from.id()) >= bus_.limits().max_match_rules_per_connection) {
         return reply_error(c, DriverError::limits_exceeded,

@@ -300,7 +300,22 @@ private:
 
 size_t header_size(const HeaderFields& f) { return align8(fixed_header_size + fields_length(f)); }
 
-size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out) {
+namespace {
+
+std::string_view* view_of(Header& h, HeaderField code) {
+    switch (code) {
+    case HeaderField::path: return &h.path;
+    case HeaderField::interface: return &h.interface;
+    case HeaderField::member: return &h.member;
+    case HeaderField::error_name: return &h.error_name;
+    case HeaderField::destination: return &h.destination;
+    case HeaderField::sender: return &h.sender;
+    case HeaderField::signature: return &h.signature;
+    default: return nullptr;
+    }
+}
+
+size_t write_header_impl(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out, Header* written) {
     size_t fields_len = fields_length(f);
     assert(out.size() >= align8(fixed_header_size + fields_len));
     HeaderOut w(out.data());
@@ -320,6 +335,11 @@ size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8
             } else {
                 w.u32(static_cast<uint32_t>(v.size()));
             }
+            if (written) {
+                if (std::string_view* view = view_of(*written, code)) {
+                    *view = std::string_view(reinterpret_cast<const char*>(out.data() + w.pos()), v.size());
+                }
+            }
             w.text(v);
         },
         [&](HeaderField code, uint32_t v) {
@@ -327,7 +347,30 @@ size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8
             w.u32(v);
         });
     w.pad8();
+    if (written) {
+        Header& h = *written;
+        h.endian = native_endian;
+        h.type = f.type;
+        h.flags = f.flags;
+        h.body_length = body_length;
+        h.serial = f.serial;
+        h.reply_serial = f.reply_serial;
+        h.unix_fds = f.unix_fds;
+        h.body_offset = w.pos();
+        h.has_unknown_fields = false;
+    }
     return w.pos();
+}
+
+}  // namespace
+
+size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out) {
+    return write_header_impl(f, body_length, out, nullptr);
+}
+
+size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out, Header& written) {
+    written = Header{};
+    return write_header_impl(f, body_length, out, &written);
 }
 
 }  // namespace jetbus::wire

@@ -69,4 +69,8 @@ size_t header_size(const HeaderFields& f);
 // bytes, in the host's byte order. Returns the bytes written.
 size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out);
 
+// The same, and fills `written` with the header just written, its views pointing into out: what
+// parse_header(out + body) would give, without parsing again (the fields were valid going in).
+size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out, Header& written);
+
 }  // namespace jetbus::wire

@@ -526,15 +526,17 @@ class ReplyTimeoutLimits(LimitTestCase):
         self.assertGreaterEqual(time.monotonic() - start, 0.25)
         self.assert_error_reply(reply, 'org.freedesktop.DBus.Error.NoReply',
                                 'Message did not receive a reply (timeout by message bus)')
-        # A late reply is not let through to the caller.
-        # A late reply still reaches the caller here: this config allows sending anything to anyone,
-        # so dbus-daemon lets the now unrequested reply through.
+        # The late reply is no longer requested. dbus-daemon lets it through because this config allows
+        # sending anything to anyone; jetbus never delivers a reply nobody asked for (COMPAT.md).
         call = self.next_call(service)
         service.send(marshal(METHOD_RETURN, service.next_serial(),
                              {str(F_REPLY_SERIAL): call.serial, str(F_DESTINATION): caller.unique_name}))
-        late = caller.wait_reply(serial, timeout=WAIT)
-        self.assertIsNotNone(late, 'the late reply was dropped')
-        self.assertEqual(late.type, METHOD_RETURN)
+        late = caller.wait_reply(serial, timeout=0.5 if not harness.testing_reference_daemon() else WAIT)
+        if harness.testing_reference_daemon():
+            self.assertIsNotNone(late, 'the late reply was dropped')
+            self.assertEqual(late.type, METHOD_RETURN)
+        else:
+            self.assertIsNone(late, 'a reply nobody waits for any more was delivered')
 
 
 class QueueLimits(LimitTestCase):
@@ -594,6 +596,7 @@ class QueueLimits(LimitTestCase):
             'interface="org.jetbus.Limits" member="%s" error name="(unset)" requested_reply="0" '
             'destination="%s" (%s)' % (msg_type, sender, loginfo(), member, dest, loginfo()))
 
+    @harness.not_yet_in_jetbus('full-queue errors to the sender; jetbus disconnects the reader (issue 7)')
     def test_max_outgoing_bytes_rejects_messages_to_a_full_reader_and_keeps_the_reader(self):
         self.start_bus(max_outgoing_bytes=65536)
         reader = self.raw()
@@ -615,6 +618,7 @@ class QueueLimits(LimitTestCase):
         # The slow reader is not disconnected.
         self.assertEqual(reader.get_id().type, METHOD_RETURN)
 
+    @harness.not_yet_in_jetbus('full-queue errors to the sender; jetbus disconnects the reader (issue 7)')
     def test_max_outgoing_unix_fds_rejects_messages_to_a_reader_with_too_many_fds_queued(self):
         self.start_bus(max_outgoing_unix_fds=4)
         r, w = os.pipe()
@@ -638,6 +642,7 @@ class QueueLimits(LimitTestCase):
         self.assert_full_queue_error(errors[0], 'Fd', 'signal', sender_name, reader_name)
         self.assertEqual(reader.get_id().type, METHOD_RETURN)
 
+    @harness.not_yet_in_jetbus('incoming flow control (issue 7)')
     def test_max_incoming_bytes_stops_reading_a_sender_whose_messages_wait_in_queues(self):
         # dbus-daemon counts a message against its sender until it leaves the bus; at the limit it
         # stops reading that sender (no error, nothing dropped) until the reader catches up.
@@ -660,6 +665,7 @@ class QueueLimits(LimitTestCase):
         self.assertEqual([m for m in got_sender if m.type == ERROR], [])
         self.assertTrue(done(got_reader, got_sender), 'GetId never answered after the reader caught up')
 
+    @harness.not_yet_in_jetbus('incoming flow control (issue 7)')
     def test_max_incoming_unix_fds_stops_reading_a_sender_whose_fds_wait_in_queues(self):
         self.start_bus(max_incoming_unix_fds=4)
         r, w = os.pipe()
@@ -707,6 +713,7 @@ class ActivationLimits(LimitTestCase):
     def start_service_by_name(self, client, name):
         return client.send_call(*DRIVER, 'StartServiceByName', 'su', (name, 0))
 
+    @harness.not_yet_in_jetbus('service activation (issue 5)')
     def test_service_start_timeout_fails_an_activation_that_never_takes_its_name(self):
         self.start_bus(service_start_timeout=300)
         self.write_service('org.jetbus.Slow', '/bin/sleep 3')  # starts, never owns the name
@@ -719,6 +726,7 @@ class ActivationLimits(LimitTestCase):
                                 "Failed to activate service 'org.jetbus.Slow': timed out "
                                 "(service_start_timeout=300ms)")
 
+    @harness.not_yet_in_jetbus('service activation (issue 5)')
     def test_max_pending_service_starts_refuses_one_more_activation(self):
         self.start_bus(max_pending_service_starts=1, service_start_timeout=500)
         self.write_service('org.jetbus.Slow1', '/bin/sleep 3')

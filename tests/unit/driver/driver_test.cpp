@@ -6,6 +6,10 @@
 
 #include "config/bus_config.h"
 #include "policy/compiled_policy.h"
+#include <sys/un.h>
+
+#include "broker/address.h"
+#include "broker/listener.h"
 #include "test_bus.h"
 
 using namespace jetbus;
@@ -461,22 +465,60 @@ TEST_CASE("A broadcast the receive policy denies is not delivered to that receiv
     CHECK(got->header.interface == "com.example.Shown");
 }
 
-TEST_CASE("At max_incomplete_connections the oldest half-open connection makes room for a new one") {
+TEST_CASE("At max_incomplete_connections the listener waits until a connection completes its Hello") {
     broker::BusLimits limits;
     limits.max_incomplete_connections = 2;
     TestBus tb(limits);
-    int idle[3][2];
-    for (auto& sv : idle) {
-        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-        tb.bus.accept(sv[0]);
+    char dir[] = "/tmp/jetbus-listen-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/bus";
+    auto bound = broker::bind_listener({broker::ListenAddress::Kind::path, path});
+    broker::Listener listener(tb.bus, bound.fd, bound.unlink_path);
+    listener.start();
+    const std::string uid_hex = [] {
+        std::string hex;
+        for (char ch : std::to_string(getuid())) hex += fmt::format("{:02x}", static_cast<unsigned>(ch));
+        return hex;
+    }();
+    int peers[3];
+    for (int& fd : peers) {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        const std::string auth = std::string(1, '\0') + "AUTH EXTERNAL " + uid_hex + "\r\n";
+        ::send(fd, auth.data(), auth.size(), MSG_NOSIGNAL);
     }
-    tb.pump();
-    char b;
-    CHECK(::recv(idle[0][1], &b, 1, MSG_DONTWAIT) == 0);   // the oldest was closed
-    CHECK(::recv(idle[2][1], &b, 1, MSG_DONTWAIT) == -1);  // the newest is still open
-    TestClient c(tb);                                      // and a real client still gets in
-    CHECK(c.call_driver("GetId"));
-    for (auto& sv : idle) close(sv[1]);
+    auto answered = [&](int fd) {
+        char buf[256];
+        for (int i = 0; i < 50; ++i) {
+            tb.io.restart();
+            tb.io.run_for(std::chrono::milliseconds(5));
+            if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) return true;
+        }
+        return false;
+    };
+    CHECK(answered(peers[0]));
+    CHECK(answered(peers[1]));
+    CHECK_FALSE(answered(peers[2]));  // still in the kernel's backlog
+    // The first completes: BEGIN and Hello.
+    wire::HeaderFields f;
+    f.type = wire::MessageType::method_call;
+    f.serial = 1;
+    f.destination = "org.freedesktop.DBus";
+    f.path = "/org/freedesktop/DBus";
+    f.interface = "org.freedesktop.DBus";
+    f.member = "Hello";
+    std::vector<uint8_t> hello(wire::header_size(f));
+    wire::write_header(f, 0, hello);
+    const std::string begin = "BEGIN\r\n";
+    ::send(peers[0], begin.data(), begin.size(), MSG_NOSIGNAL);
+    ::send(peers[0], hello.data(), hello.size(), MSG_NOSIGNAL);
+    CHECK(answered(peers[0]));
+    CHECK(answered(peers[2]));  // now accepted and answered
+    for (int fd : peers) close(fd);
+    rmdir(dir);
 }
 
 TEST_CASE("With reply_timeout the bus answers NoReply itself when a callee never replies") {
