@@ -195,10 +195,21 @@ void detach_stdio() {
     close(null_fd);
 }
 
+// As dbus-daemon: an existing pid file means another bus may be running, so start-up stops.
+void refuse_existing_pidfile(const std::string& path) {
+    if (::access(path.c_str(), F_OK) == 0) {
+        throw StartupError(fmt::format(
+            "The pid file \"{}\" exists, if the message bus is not running, remove this file", path));
+    }
+}
+
 void write_pidfile(const std::string& path) {
-    std::ofstream out(path, std::ios::trunc);
-    if (!out) throw StartupError(fmt::format("Failed to write pid file {}: {}", path, std::strerror(errno)));
-    out << getpid() << '\n';
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) throw StartupError(fmt::format("Failed to write pid file {}: {}", path, std::strerror(errno)));
+    const std::string line = fmt::format("{}\n", getpid());
+    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!ok) throw StartupError(fmt::format("Failed to write pid file {}", path));
 }
 
 void switch_user(const std::string& user) {
@@ -232,6 +243,8 @@ int run(const CommandLine& cl) {
     const std::string addresses = cl.address.empty() ? fmt::format("{}", fmt::join(config.listen, ";")) : cl.address;
     if (addresses.empty()) throw StartupError(fmt::format("{}: no <listen> address and no --address", path));
 
+    const bool use_pidfile = cl.write_pidfile && !config.pidfile.empty();
+    if (use_pidfile) refuse_existing_pidfile(config.pidfile);
     raise_fd_limit();
     Bound bound = bind_all(addresses, guid);
 
@@ -239,7 +252,7 @@ int run(const CommandLine& cl) {
                              (cl.fork == CommandLine::Fork::as_configured && config.fork);
     int ready_fd = -1;
     if (fork_wanted) daemonize(ready_fd);
-    if (cl.write_pidfile && !config.pidfile.empty()) write_pidfile(config.pidfile);
+    if (use_pidfile) write_pidfile(config.pidfile);
     switch_user(config.user);
 
     boost::asio::io_context io(1);
@@ -254,7 +267,7 @@ int run(const CommandLine& cl) {
 
     jetbus::driver::DriverOptions driver_options;
     driver_options.machine_id = read_machine_id();
-    driver_options.reload_config = [&path, &bus](std::string& error) {
+    driver_options.reload_config = [&path, &bus](std::string& error_name, std::string& error) {
         try {
             const auto fresh = jetbus::config::load_bus_config(path);
             for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
@@ -262,7 +275,13 @@ int run(const CommandLine& cl) {
             bus.set_policy(jetbus::policy::CompiledPolicy::compile(fresh, getuid()));
             spdlog::info("reloaded configuration from {}", path);
             return true;
+        } catch (const jetbus::config::ConfigFileNotFound& e) {
+            error_name = "org.freedesktop.DBus.Error.FileNotFound";
+            error = e.what();
+            spdlog::warn("reload failed, keeping the running configuration: {}", e.what());
+            return false;
         } catch (const std::exception& e) {
+            error_name = "org.freedesktop.DBus.Error.Failed";
             error = e.what();
             spdlog::warn("reload failed, keeping the running configuration: {}", e.what());
             return false;
@@ -288,9 +307,9 @@ int run(const CommandLine& cl) {
     std::function<void()> arm_hup = [&] {
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            std::string error;
+            std::string error_name, error;
             sd_notify(0, "RELOADING=1");
-            driver_options.reload_config(error);
+            driver_options.reload_config(error_name, error);
             sd_notify(0, "READY=1");
             arm_hup();
         });
@@ -310,6 +329,7 @@ int run(const CommandLine& cl) {
 
     io.run();
     listeners.clear();  // removes the socket files
+    if (use_pidfile) ::unlink(config.pidfile.c_str());
     return 0;
 }
 

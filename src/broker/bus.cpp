@@ -289,6 +289,11 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
         send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
         return;
     }
+    if (!to->has_room_for(*m)) {
+        // As dbus-daemon: the slow reader keeps its connection; the sender hears why, whatever it sent.
+        send_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, *to, *m));
+        return;
+    }
     if (m->expects_reply()) {
         if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
             reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
@@ -329,6 +334,10 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
     }
     if (std::string denied; !allowed(&from, to, *m, true, true, &denied)) {
         send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+        return;
+    }
+    if (!to->has_room_for(*m)) {
+        send_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, *to, *m));
         return;
     }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
@@ -390,6 +399,7 @@ void Bus::broadcast(const MessagePtr& m, Connection* sender) {
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
         if (!allowed(sender, to, *m, false, false, nullptr)) continue;
+        if (!to->has_room_for(*m)) continue;  // a full reader misses broadcasts; it is not disconnected
         to->enqueue(m);
     }
 }
@@ -406,6 +416,7 @@ void Bus::deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, Conn
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
         if (!allowed(sender, to, *m, false, false, nullptr)) continue;
+        if (!to->has_room_for(*m)) continue;  // a full reader misses broadcasts; it is not disconnected
         to->enqueue(m);
     }
 }

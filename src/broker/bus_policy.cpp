@@ -94,4 +94,20 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
     return false;
 }
 
+std::string Bus::full_queue_text(const Connection& from, const Connection& to, const Message& m) const {
+    const wire::Header& h = m.header();
+    policy::MessageFacts facts;
+    facts.type = h.type;
+    facts.path = h.path;
+    facts.interface = h.interface;
+    facts.member = h.member;
+    facts.error_name = h.error_name;
+    facts.destination = h.destination;
+    facts.reply_serial = h.reply_serial.value_or(0);
+    facts.unix_fds = h.unix_fds;
+    const policy::PeerDescription s{from.unique_name(), from.loginfo};
+    const policy::PeerDescription r{to.unique_name(), to.loginfo};
+    return policy::format_message_complaint(policy::Complaint::full_queue, policy::Verdict{}, facts, &s, &r);
+}
+
 }  // namespace jetbus::broker

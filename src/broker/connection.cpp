@@ -265,17 +265,30 @@ void Connection::deliver(MessagePtr m) {
     bus_.dispatch(*this, std::move(m));
 }
 
+// As dbus-daemon counts it: a queue takes one more message until it has passed its limit. Output is
+// batched per event, so before refusing, hand the kernel what it will take now, as libdbus would have.
+bool Connection::has_room_for(const Message&) {
+    const auto fits = [this] {
+        return out_bytes_ <= bus_.limits().max_outgoing_bytes && out_fds_ <= bus_.limits().max_outgoing_unix_fds;
+    };
+    if (fits()) return true;
+    flush();
+    return fits();
+}
+
 void Connection::enqueue(MessagePtr m) {
     if (!is_open()) return;
     out_bytes_ += m->bytes().size();
     out_fds_ += m->fds().size();
     out_.push_back(std::move(m));
-    if (out_bytes_ > bus_.limits().max_outgoing_bytes) {
+    // Routed messages are refused before this (has_room_for); what still piles up past twice the limit
+    // (the bus's own messages to a peer that never reads) ends that peer.
+    if (out_bytes_ > 2 * bus_.limits().max_outgoing_bytes) {
         spdlog::warn("connection {} ({}): outgoing queue over {} bytes, disconnecting the slow reader", id_,
-                     unique_name_, bus_.limits().max_outgoing_bytes);
+                     unique_name_, 2 * bus_.limits().max_outgoing_bytes);
         return close("outgoing queue full");
     }
-    if (out_fds_ > bus_.limits().max_outgoing_unix_fds) {
+    if (out_fds_ > 2 * bus_.limits().max_outgoing_unix_fds) {
         spdlog::warn("connection {} ({}): over {} unix fds queued for it, disconnecting the slow reader", id_,
                      unique_name_, bus_.limits().max_outgoing_unix_fds);
         return close("outgoing fd queue full");

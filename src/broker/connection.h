@@ -54,6 +54,8 @@ public:
     bool unix_fd_negotiated() const { return sasl_.unix_fd_negotiated(); }
     bool anonymous() const { return sasl_.anonymous(); }
     size_t queued_bytes() const { return out_bytes_; }
+    // Whether m fits this peer's outgoing queue (max_outgoing_bytes, max_outgoing_unix_fds).
+    bool has_room_for(const Message& m);
 
     bool flush_scheduled = false;  // owned by Bus: already in its dirty list
     bool admitted = false;         // owned by Bus: authenticated and counted against its user

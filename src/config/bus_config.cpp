@@ -118,7 +118,8 @@ public:
         auto status = XML_Parse(parser_, text.data(), static_cast<int>(text.size()), XML_TRUE);
         if (error_) std::rethrow_exception(error_);
         if (status != XML_STATUS_OK)
-            throw ConfigError(fmt::format("{}:{}: XML error: {}", path_, XML_GetCurrentLineNumber(parser_),
+            throw ConfigError(fmt::format("Error in file {}, line {}, column {}: {}", path_,
+                                          XML_GetCurrentLineNumber(parser_), XML_GetCurrentColumnNumber(parser_),
                                           XML_ErrorString(XML_GetErrorCode(parser_))));
     }
 
@@ -411,6 +412,9 @@ BusConfig load_bus_config(const std::string& path) {
     BusConfig config;
     config.source_path = path;
     LoadState state{config, {}};
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) {
+        throw ConfigFileNotFound(fmt::format("Failed to open \"{}\": {}", path, std::strerror(ENOENT)));
+    }
     try {
         load_document(state, path, false);
     } catch (const Reason& reason) {

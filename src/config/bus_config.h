@@ -21,6 +21,12 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A configuration file (or a non-optional include) that does not exist: dbus-daemon's FileNotFound.
+class ConfigFileNotFound : public ConfigError {
+public:
+    using ConfigError::ConfigError;
+};
+
 // One <allow> or <deny>. Attribute values are verbatim ("*" stays "*"); an absent attribute is
 // nullopt. `kind` says which family the rule belongs to (the rules dbus-daemon uses to decide).
 struct PolicyRule {

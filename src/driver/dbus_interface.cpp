@@ -276,9 +276,11 @@ void Driver::get_connection_selinux_security_context(Call& c) {
 }
 
 void Driver::reload_config(Call& c) {
-    std::string error;
+    std::string name, error;
     if (!options_.reload_config) return reply_error(c, DriverError::failed, "Reloading is not available");
-    if (!options_.reload_config(error)) return reply_error(c, DriverError::failed, error);
+    if (!options_.reload_config(name, error)) {
+        return bus_.reply_error(c.from, c.msg->header(), name, error);
+    }
     reply_empty(c);
 }
 

@@ -20,7 +20,8 @@ class Driver;
 
 struct DriverOptions {
     std::string machine_id;                                   // Peer.GetMachineId
-    std::function<bool(std::string& error)> reload_config;    // ReloadConfig; empty: not supported
+    // ReloadConfig; on failure sets the D-Bus error name and text. Empty: not supported.
+    std::function<bool(std::string& error_name, std::string& error)> reload_config;
 };
 
 class Driver : public broker::DriverHandler {

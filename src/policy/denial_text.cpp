@@ -25,6 +25,7 @@ std::string_view complaint_text(Complaint c) {
     switch (c) {
     case Complaint::rejected_send: return "Rejected send message";
     case Complaint::rejected_receive: return "Rejected receive message";
+    case Complaint::full_queue: return "Rejected: destination has a full message queue";
     default: return "Would reject message";
     }
 }

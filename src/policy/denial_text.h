@@ -33,7 +33,9 @@ std::string format_loginfo(std::optional<uid_t> uid, std::optional<pid_t> pid, s
 // Empty when it cannot be read. Blocking I/O: once per connection.
 std::string command_for_pid(pid_t pid);
 
-enum class Complaint { rejected_send, rejected_receive, would_reject };
+// full_queue: not the policy but max_outgoing_bytes/max_outgoing_unix_fds refused it (dbus-daemon words
+// it the same way, with 0 matched rules).
+enum class Complaint { rejected_send, rejected_receive, would_reject, full_queue };
 
 // "Rejected send message, 2 matched rules; type=\"method_call\", sender=\":1.5\" (uid=...) interface=..."
 // `sender` nullptr: the message comes from the bus driver. `recipient` nullptr: it goes to the bus

@@ -596,7 +596,6 @@ class QueueLimits(LimitTestCase):
             'interface="org.jetbus.Limits" member="%s" error name="(unset)" requested_reply="0" '
             'destination="%s" (%s)' % (msg_type, sender, loginfo(), member, dest, loginfo()))
 
-    @harness.not_yet_in_jetbus('full-queue errors to the sender; jetbus disconnects the reader (issue 7)')
     def test_max_outgoing_bytes_rejects_messages_to_a_full_reader_and_keeps_the_reader(self):
         self.start_bus(max_outgoing_bytes=65536)
         reader = self.raw()
@@ -618,7 +617,6 @@ class QueueLimits(LimitTestCase):
         # The slow reader is not disconnected.
         self.assertEqual(reader.get_id().type, METHOD_RETURN)
 
-    @harness.not_yet_in_jetbus('full-queue errors to the sender; jetbus disconnects the reader (issue 7)')
     def test_max_outgoing_unix_fds_rejects_messages_to_a_reader_with_too_many_fds_queued(self):
         self.start_bus(max_outgoing_unix_fds=4)
         r, w = os.pipe()

@@ -161,7 +161,8 @@ TEST_CASE("a missing config file is refused with the errno text") {
 TEST_CASE("XML errors name the file and line") {
     ConfigDir dir;
     auto file = dir.write("a.conf", "<busconfig>\n<listen>unix:tmpdir=/tmp</listen>\n<type>x</typo>\n</busconfig>\n");
-    CHECK(load_error(file) == file + ":3: XML error: mismatched tag");
+    CHECK(load_error(file).rfind("Error in file " + file + ", line 3, column ", 0) == 0);
+    CHECK(load_error(file).find(": mismatched tag") != std::string::npos);
 }
 
 TEST_CASE("an unknown root element is refused") {
