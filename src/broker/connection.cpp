@@ -33,9 +33,13 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
       timer_(bus.io()),
       creds_(std::move(creds)),
       sasl_(bus.sasl_options(creds_)),
-      in_(input_buffer_size) {}
+      in_(input_buffer_size),
+      charge_(new IncomingCharge) {
+    charge_->owner = this;
+}
 
 Connection::~Connection() {
+    charge_->owner = nullptr;
     for (int fd : in_fds_) ::close(fd);
     if (creds_.pidfd >= 0) ::close(creds_.pidfd);
 }
@@ -84,9 +88,25 @@ void Connection::arm_write() {
 // Asio registers descriptors edge-triggered, so a wakeup must read until the socket is drained: EAGAIN,
 // or a short read that carried no fds (a read stops early only at a message with fds). When the fairness
 // budget runs out first, the rest is read from a posted continuation instead of a new wait.
+bool Connection::over_incoming_limits() const {
+    return charge_->bytes >= bus_.limits().max_incoming_bytes || charge_->fds >= bus_.limits().max_incoming_unix_fds;
+}
+
+// Flow control as in dbus-daemon: a sender whose messages still wait in the broker past
+// max_incoming_bytes (or _unix_fds) is not read from until enough of them have gone.
+void Connection::on_charge_released() {
+    if (!reading_paused_ || over_incoming_limits() || !is_open()) return;
+    reading_paused_ = false;
+    arm_read();
+}
+
 void Connection::on_readable() {
     for (size_t i = 0; i < max_reads_per_wakeup; ++i) {
         if (!is_open()) return;
+        if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
+            reading_paused_ = true;
+            return;  // on_charge_released() starts reading again
+        }
         if (large_) {
             if (!read_large()) return is_open() ? arm_read() : void();
             continue;
@@ -262,6 +282,7 @@ void Connection::deliver(MessagePtr m) {
         fds.assign(in_fds_.begin(), in_fds_.begin() + nfds);
         in_fds_.erase(in_fds_.begin(), in_fds_.begin() + nfds);
     }
+    m->charge(charge_);
     bus_.dispatch(*this, std::move(m));
 }
 
@@ -346,6 +367,7 @@ void Connection::close(std::string_view reason) {
     if (!is_open()) return;
     const bool was_registered = registered();
     state_ = ConnectionState::closed;
+    charge_->owner = nullptr;
     spdlog::debug("connection {} ({}, uid {}, pid {}): closed: {}", id_,
                   unique_name_.empty() ? "unregistered" : unique_name_, creds_.uid, creds_.pid, reason);
     timer_.cancel();

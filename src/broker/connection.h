@@ -28,7 +28,7 @@ class Bus;
 // monitor: became a monitor (BecomeMonitor): receives copies, may not send, owns no names.
 enum class ConnectionState { authenticating, awaiting_hello, active, monitor, closed };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, private IncomingCharge::Listener {
 public:
     Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds);
     ~Connection();
@@ -63,6 +63,8 @@ public:
     std::string loginfo;           // owned by Bus: `uid=... pid=... comm="..."` for denial texts
 
 private:
+    void on_charge_released() override;
+    bool over_incoming_limits() const;
     void arm_read();
     void arm_write();
     void on_readable();
@@ -99,6 +101,8 @@ private:
     bool read_armed_ = false;
     bool write_armed_ = false;
     bool fd_timer_armed_ = false;
+    IncomingChargePtr charge_;           // this peer's messages still in the broker
+    bool reading_paused_ = false;        // stopped reading until charge_ falls under the limits
 };
 
 }  // namespace jetbus::broker

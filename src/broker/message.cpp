@@ -82,6 +82,11 @@ void Message::destroy(Message* m) {
 
 Message::~Message() {
     for (int fd : fds_) ::close(fd);
+    if (charge_) {
+        charge_->bytes -= end_ - begin_;
+        charge_->fds -= fds_.size();
+        if (charge_->owner) charge_->owner->on_charge_released();
+    }
 }
 
 MessagePtr Message::create_for_raw(size_t raw_size) {

@@ -21,6 +21,28 @@ namespace jetbus::broker {
 class Message;
 using MessagePtr = boost::intrusive_ptr<Message>;
 
+// What a connection's received messages still hold in the broker (max_incoming_bytes and
+// max_incoming_unix_fds, counted as dbus-daemon does: from receipt until the message is gone).
+// Messages keep it alive; the connection detaches itself when it closes.
+class IncomingCharge {
+public:
+    struct Listener {
+        virtual void on_charge_released() = 0;
+    };
+    size_t bytes = 0;
+    size_t fds = 0;
+    Listener* owner = nullptr;
+
+    friend void intrusive_ptr_add_ref(IncomingCharge* c) { ++c->refs_; }
+    friend void intrusive_ptr_release(IncomingCharge* c) {
+        if (--c->refs_ == 0) delete c;
+    }
+
+private:
+    uint32_t refs_ = 0;
+};
+using IncomingChargePtr = boost::intrusive_ptr<IncomingCharge>;
+
 // Room in front of a received message so the re-stamped header (with the bus-set sender field, at most
 // 8 + 4 + 255 + 1 bytes plus padding) can be written ending exactly where the body already is.
 constexpr size_t restamp_headroom = 512;
@@ -47,6 +69,12 @@ public:
     }
     const std::vector<int>& fds() const { return fds_; }
     std::vector<int>& fds() { return fds_; }
+    // Counts this message against its sender's incoming limits until it is destroyed.
+    void charge(IncomingChargePtr c) {
+        c->bytes += end_ - begin_;
+        c->fds += fds_.size();
+        charge_ = std::move(c);
+    }
     bool expects_reply() const {
         return header_.type == wire::MessageType::method_call &&
                !(header_.flags & wire::flags::no_reply_expected);
@@ -74,6 +102,7 @@ private:
     size_t end_ = 0;
     wire::Header header_;
     std::vector<int> fds_;
+    IncomingChargePtr charge_;
 };
 
 }  // namespace jetbus::broker

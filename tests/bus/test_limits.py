@@ -640,7 +640,6 @@ class QueueLimits(LimitTestCase):
         self.assert_full_queue_error(errors[0], 'Fd', 'signal', sender_name, reader_name)
         self.assertEqual(reader.get_id().type, METHOD_RETURN)
 
-    @harness.not_yet_in_jetbus('incoming flow control (issue 7)')
     def test_max_incoming_bytes_stops_reading_a_sender_whose_messages_wait_in_queues(self):
         # dbus-daemon counts a message against its sender until it leaves the bus; at the limit it
         # stops reading that sender (no error, nothing dropped) until the reader catches up.
@@ -663,7 +662,6 @@ class QueueLimits(LimitTestCase):
         self.assertEqual([m for m in got_sender if m.type == ERROR], [])
         self.assertTrue(done(got_reader, got_sender), 'GetId never answered after the reader caught up')
 
-    @harness.not_yet_in_jetbus('incoming flow control (issue 7)')
     def test_max_incoming_unix_fds_stops_reading_a_sender_whose_fds_wait_in_queues(self):
         self.start_bus(max_incoming_unix_fds=4)
         r, w = os.pipe()
