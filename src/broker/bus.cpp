@@ -285,15 +285,7 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
                     "Tried to send message with Unix file descriptors to a client that doesn't support that.");
         return;
     }
-    if (std::string denied; !allowed(&from, to, *m, true, false, &denied)) {
-        send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
-        return;
-    }
-    if (!to->has_room_for(*m)) {
-        // As dbus-daemon: the slow reader keeps its connection; the sender hears why, whatever it sent.
-        send_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, *to, *m));
-        return;
-    }
+    if (!may_deliver(from, *to, *m, false)) return;
     if (m->expects_reply()) {
         if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
             reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
@@ -310,6 +302,21 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
+}
+
+// The last two doors of a unicast: the policy, then the receiver's queue. Either refusal goes back to
+// the sender as an error, whatever kind of message it sent, as dbus-daemon answers.
+bool Bus::may_deliver(Connection& from, Connection& to, const Message& m, bool requested_reply) {
+    if (std::string denied; !allowed(&from, &to, m, true, requested_reply, &denied)) {
+        send_error(from, m.header(), "org.freedesktop.DBus.Error.AccessDenied", denied);
+        return false;
+    }
+    if (!to.has_room_for(m)) {
+        // The slow reader keeps its connection; the sender hears why.
+        send_error(from, m.header(), "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, to, m));
+        return false;
+    }
+    return true;
 }
 
 void Bus::route_reply(Connection& from, MessagePtr m) {
@@ -332,14 +339,7 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
                       to->unique_name());
         return;
     }
-    if (std::string denied; !allowed(&from, to, *m, true, true, &denied)) {
-        send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
-        return;
-    }
-    if (!to->has_room_for(*m)) {
-        send_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, *to, *m));
-        return;
-    }
+    if (!may_deliver(from, *to, *m, true)) return;
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
 }

@@ -131,6 +131,7 @@ private:
     void take_snapshot(Connection& c);
     std::span<const std::string_view> names_for_policy(const Connection* c, std::vector<std::string_view>& out) const;
     std::string full_queue_text(const Connection& from, const Connection& to, const Message& m) const;
+    bool may_deliver(Connection& from, Connection& to, const Message& m, bool requested_reply);
     bool allowed(const Connection* from, const Connection* to, const Message& m, bool addressed,
                  bool requested_reply, std::string* text);
     std::string_view name_of(ConnectionId id) const;

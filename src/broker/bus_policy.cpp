@@ -7,6 +7,23 @@
 
 namespace jetbus::broker {
 
+namespace {
+
+policy::MessageFacts facts_of(const wire::Header& h) {
+    policy::MessageFacts facts;
+    facts.type = h.type;
+    facts.path = h.path;
+    facts.interface = h.interface;
+    facts.member = h.member;
+    facts.error_name = h.error_name;
+    facts.destination = h.destination;
+    facts.reply_serial = h.reply_serial.value_or(0);
+    facts.unix_fds = h.unix_fds;
+    return facts;
+}
+
+}  // namespace
+
 void Bus::set_policy(policy::CompiledPolicy p) {
     policy_ = std::move(p);
     for (auto& [id, c] : connections_) {
@@ -51,15 +68,7 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
                   bool requested_reply, std::string* text) {
     if (!policy_) return true;
     const wire::Header& h = m.header();
-    policy::MessageFacts facts;
-    facts.type = h.type;
-    facts.path = h.path;
-    facts.interface = h.interface;
-    facts.member = h.member;
-    facts.error_name = h.error_name;
-    facts.destination = h.destination;
-    facts.reply_serial = h.reply_serial.value_or(0);
-    facts.unix_fds = h.unix_fds;
+    policy::MessageFacts facts = facts_of(h);
     facts.requested_reply = addressed && requested_reply;
 
     policy::Verdict v;
@@ -96,15 +105,7 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
 
 std::string Bus::full_queue_text(const Connection& from, const Connection& to, const Message& m) const {
     const wire::Header& h = m.header();
-    policy::MessageFacts facts;
-    facts.type = h.type;
-    facts.path = h.path;
-    facts.interface = h.interface;
-    facts.member = h.member;
-    facts.error_name = h.error_name;
-    facts.destination = h.destination;
-    facts.reply_serial = h.reply_serial.value_or(0);
-    facts.unix_fds = h.unix_fds;
+    policy::MessageFacts facts = facts_of(h);
     const policy::PeerDescription s{from.unique_name(), from.loginfo};
     const policy::PeerDescription r{to.unique_name(), to.loginfo};
     return policy::format_message_complaint(policy::Complaint::full_queue, policy::Verdict{}, facts, &s, &r);
