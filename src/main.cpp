@@ -217,7 +217,8 @@ void switch_user(const std::string& user) {
     const passwd* pw = getpwnam(user.c_str());
     if (!pw) throw StartupError(fmt::format("Could not get UID and GID for username \"{}\"", user));
     if (pw->pw_uid == 0) return;
-    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    // As dbus-daemon: no supplementary groups, only the user's own group.
+    if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
         throw StartupError(fmt::format("Failed to switch to user \"{}\": {}", user, std::strerror(errno)));
     }
 }

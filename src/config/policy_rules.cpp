@@ -58,7 +58,7 @@ constexpr long kMaxFdsAttribute = 33554432;
 void assign_attributes(PolicyRule& rule, std::string_view element, const Attributes& attributes) {
     for (const auto& [name, value] : attributes) {
         auto it = std::find_if(kRuleAttributes.begin(), kRuleAttributes.end(),
-                               [&](const RuleAttribute& a) { return a.name == name; });
+                               [&name = name](const RuleAttribute& a) { return a.name == name; });
         if (it == kRuleAttributes.end()) invalid_attribute(name, element);
         rule.*(it->member) = value;
     }
