@@ -162,15 +162,7 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
 
     unanswered_.clear();
     replies_.remove_connection(c.id(), unanswered_);
-    for (const PendingCall& call : unanswered_) {
-        Connection* caller = find(call.caller);
-        if (!caller) continue;
-        wire::Header h;
-        h.serial = call.serial;
-        h.type = wire::MessageType::method_call;
-        reply_error(*caller, h, "org.freedesktop.DBus.Error.NoReply",
-                    "Message recipient disconnected from message bus without replying");
-    }
+    answer_no_reply("Message recipient disconnected from message bus without replying");
 
     if (was_registered) {
         // Announced while the connection is still findable, so its unique name can be given as the old
@@ -500,17 +492,23 @@ void Bus::arm_reply_timer() {
 void Bus::on_reply_timeout() {
     unanswered_.clear();
     replies_.expire(ReplyRegistry::Clock::now(), unanswered_);
-    const auto expired = std::move(unanswered_);
-    for (const PendingCall& call : expired) {
+    answer_no_reply("Message did not receive a reply (timeout by message bus)");
+    arm_reply_timer();
+}
+
+// NoReply to each caller in unanswered_. The list is taken first: an error that overflows a caller's
+// queue closes that caller, which refills unanswered_ from remove_connection.
+void Bus::answer_no_reply(std::string_view text) {
+    const std::vector<PendingCall> owed = std::move(unanswered_);
+    unanswered_.clear();
+    for (const PendingCall& call : owed) {
         Connection* caller = find(call.caller);
         if (!caller) continue;
         wire::Header h;
         h.serial = call.serial;
         h.type = wire::MessageType::method_call;
-        reply_error(*caller, h, "org.freedesktop.DBus.Error.NoReply",
-                    "Message did not receive a reply (timeout by message bus)");
+        reply_error(*caller, h, "org.freedesktop.DBus.Error.NoReply", text);
     }
-    arm_reply_timer();
 }
 
 void Bus::send_from_driver(MessagePtr m) {

@@ -138,6 +138,7 @@ private:
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
     void arm_reply_timer();
     void on_reply_timeout();
+    void answer_no_reply(std::string_view text);
 
     boost::asio::io_context& io_;
     BusOptions options_;
