@@ -467,6 +467,8 @@ class SystemdActivation(ActivationTestCase):
     def services(self):
         self.write_file('unit.service', '[D-BUS Service]\nName=org.jetbus.ByUnit\nExec=/bin/false\n'
                                         'SystemdService=jetbus-unit.service\n')
+        self.write_file('unit-only.service', '[D-BUS Service]\nName=org.jetbus.UnitOnly\n'
+                                             'SystemdService=jetbus-unit-only.service\n')
         self.write_service('org.jetbus.Direct')
 
     def run_unit_service(self, unit):
@@ -532,6 +534,13 @@ class SystemdActivation(ActivationTestCase):
         self.assertTrue(pump_until(lambda: results, WAIT), standin.requests)
         self.assertEqual(results['call'], ('ok', 'early'))
         self.assertEqual([r[0] for r in standin.requests], ['jetbus-unit.service'])
+
+    @not_yet_in_jetbus('issue 5: activation')
+    def test_a_service_file_without_Exec_is_skipped_even_with_a_SystemdService_line(self):
+        conn = self.connect()
+        self.assertNotIn('org.jetbus.UnitOnly', [str(n) for n in self.driver_call(conn, 'ListActivatableNames')])
+        self.assert_dbus_error(ERR + 'ServiceUnknown', unknown_text('org.jetbus.UnitOnly'),
+                               self.start_by_name, conn, 'org.jetbus.UnitOnly')
 
     @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_without_SystemdService_is_still_started_by_the_bus_itself(self):
