@@ -27,10 +27,14 @@
 
 #include "broker/address.h"
 #include "broker/bus.h"
+#include "broker/directory_watch.h"
 #include "broker/listener.h"
 #include "config/bus_config.h"
 #include "config/command_line.h"
+#include "config/service_file.h"
 #include "driver/driver.h"
+
+extern "C" char** environ;
 
 namespace {
 
@@ -100,11 +104,49 @@ jetbus::broker::BusLimits limits_from(const jetbus::config::BusConfig& c) {
     l.max_incomplete_connections = sz("max_incomplete_connections");
     l.max_connections_per_user = sz("max_connections_per_user");
     l.max_pending_service_starts = sz("max_pending_service_starts");
+    l.service_start_timeout_ms = static_cast<uint32_t>(sz("service_start_timeout"));
     l.max_names_per_connection = sz("max_names_per_connection");
     l.max_match_rules_per_connection = sz("max_match_rules_per_connection");
     l.max_replies_per_connection = sz("max_replies_per_connection");
     l.reply_timeout_ms = static_cast<uint32_t>(sz("reply_timeout"));  // -1 (never) becomes 0
     return l;
+}
+
+// The activatable services of a configuration; files that cannot be used are logged and skipped.
+std::vector<jetbus::broker::ServiceEntry> read_services(const std::vector<jetbus::config::ServiceDir>& dirs) {
+    auto catalog = jetbus::config::scan_service_dirs(dirs);
+    for (const auto& e : catalog.errors) spdlog::warn("{}", e);
+    std::vector<jetbus::broker::ServiceEntry> out;
+    out.reserve(catalog.services.size());
+    for (auto& s : catalog.services) {
+        jetbus::broker::ServiceEntry e;
+        e.name = std::move(s.name);
+        e.path = std::move(s.path);
+        e.user = std::move(s.user);
+        e.systemd_service = std::move(s.systemd_service);
+        std::string error;
+        if (auto argv = jetbus::config::split_exec(s.exec, error)) {
+            e.argv = std::move(*argv);
+        } else if (error.find("Unclosed") != std::string::npos) {
+            e.exec_error = std::move(error);  // nothing to run otherwise: starting it fails as ExecFailed
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+std::vector<std::string> dir_paths(const std::vector<jetbus::config::ServiceDir>& dirs) {
+    std::vector<std::string> out;
+    for (const auto& d : dirs) out.push_back(d.path);
+    return out;
+}
+
+// What dbus-daemon watches to reload by itself: the service directories and the config's includedirs.
+std::vector<std::string> watched_dirs(const jetbus::config::BusConfig& c) {
+    std::vector<std::string> dirs;
+    for (const auto& d : jetbus::config::service_dirs_of(c)) dirs.push_back(d.path);
+    dirs.insert(dirs.end(), c.included_dirs.begin(), c.included_dirs.end());
+    return dirs;
 }
 
 struct Bound {
@@ -266,14 +308,30 @@ int run(const CommandLine& cl) {
     jetbus::broker::Bus bus(io, options);
     bus.set_policy(jetbus::policy::CompiledPolicy::compile(config, getuid()));
 
+    jetbus::broker::ActivationOptions activation;
+    activation.bus_address = bound.address;
+    activation.servicehelper = config.servicehelper;
+    activation.systemd_activation = cl.systemd_activation;
+    for (char** e = environ; e && *e; ++e) activation.environment.emplace_back(*e);
+    std::vector<jetbus::config::ServiceDir> service_dirs = jetbus::config::service_dirs_of(config);
+    activation.scan = [&service_dirs] { return read_services(service_dirs); };
+    bus.activation().configure(std::move(activation));
+    bus.activation().set_services(read_services(service_dirs), dir_paths(service_dirs));
+
     jetbus::driver::DriverOptions driver_options;
     driver_options.machine_id = read_machine_id();
-    driver_options.reload_config = [&path, &bus](std::string& error_name, std::string& error) {
+    std::unique_ptr<jetbus::broker::DirectoryWatch> watch;
+    driver_options.reload_config = [&path, &bus, &watch, &service_dirs](std::string& error_name, std::string& error) {
         try {
             const auto fresh = jetbus::config::load_bus_config(path);
             for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
             bus.set_limits(limits_from(fresh));
             bus.set_policy(jetbus::policy::CompiledPolicy::compile(fresh, getuid()));
+            service_dirs = jetbus::config::service_dirs_of(fresh);
+            if (bus.activation().set_services(read_services(service_dirs), dir_paths(service_dirs))) {
+                bus.announce_activatable_services_changed();
+            }
+            if (watch) watch->watch(watched_dirs(fresh));
             spdlog::info("reloaded configuration from {}", path);
             return true;
         } catch (const jetbus::config::ConfigFileNotFound& e) {
@@ -290,6 +348,13 @@ int run(const CommandLine& cl) {
     };
     jetbus::driver::Driver driver(bus, driver_options);
     bus.set_driver(&driver);
+    // A new or removed .service file (or config snippet) takes effect by itself, as with dbus-daemon.
+    watch = std::make_unique<jetbus::broker::DirectoryWatch>(io, [&] {
+        std::string error_name, error;
+        driver_options.reload_config(error_name, error);
+        bus.flush_dirty();
+    });
+    watch->watch(watched_dirs(config));
 
     std::vector<std::unique_ptr<jetbus::broker::Listener>> listeners;
     for (auto& l : bound.listeners) {

@@ -50,7 +50,7 @@ size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_a
 }  // namespace
 
 Bus::Bus(boost::asio::io_context& io, BusOptions options)
-    : io_(io), options_(std::move(options)), reply_timer_(io) {}
+    : io_(io), options_(std::move(options)), reply_timer_(io), activation_(*this) {}
 
 Bus::~Bus() {
     reply_timer_.cancel();
@@ -249,8 +249,12 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
         if (!allowed(&from, nullptr, *m, true, false, &denied)) {
             return send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
         }
-        if (driver_ && h.type == wire::MessageType::method_call) driver_->handle(from, m);
-        return;  // replies and signals to the bus itself go nowhere
+        if (driver_ && h.type == wire::MessageType::method_call) return driver_->handle(from, m);
+        if (h.type == wire::MessageType::signal && h.interface == systemd_activator_interface &&
+            h.member == "ActivationFailure") {
+            on_activation_failure(from, *m);
+        }
+        return;  // other replies and signals to the bus itself go nowhere
     }
     switch (h.type) {
     case wire::MessageType::method_return:
@@ -267,11 +271,7 @@ void Bus::dispatch(Connection& from, MessagePtr m) {
 void Bus::route_unicast(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
     Connection* to = find(h.destination);
-    if (!to || !to->registered()) {
-        reply_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
-                    fmt::format("The name {} was not provided by any .service files", h.destination));
-        return;
-    }
+    if (!to || !to->registered()) return route_to_unowned(from, std::move(m));
     if (!m->fds().empty() && !to->unix_fd_negotiated()) {
         reply_error(from, h, "org.freedesktop.DBus.Error.NotSupported",
                     "Tried to send message with Unix file descriptors to a client that doesn't support that.");
@@ -294,6 +294,43 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
     to->enqueue(std::move(m));
+}
+
+// As dbus-daemon: without NO_AUTO_START a name with a .service file is started and the message waits
+// for it; otherwise the name is unknown.
+void Bus::route_to_unowned(Connection& from, MessagePtr m) {
+    const wire::Header& h = m->header();
+    if (h.flags & wire::flags::no_auto_start) {
+        return reply_error(from, h, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                           fmt::format("Name \"{}\" does not exist", h.destination));
+    }
+    const ServiceEntry* service = activation_.lookup(h.destination);
+    if (!service) {
+        return reply_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
+                           fmt::format("The name {} was not provided by any .service files", h.destination));
+    }
+    if (std::string denied; !may_activate(from, *m, denied)) {
+        return send_error(from, h, "org.freedesktop.DBus.Error.AccessDenied", denied);
+    }
+    activation_.auto_start(from, std::move(m), *service);
+}
+
+void Bus::deliver_activated(Connection& from, MessagePtr m) { route_unicast(from, std::move(m)); }
+
+// Only the connection that owns org.freedesktop.systemd1 speaks for systemd.
+void Bus::on_activation_failure(Connection& from, const Message& m) {
+    if (names_.owner(systemd_name) != from.id() || (from.uid() != 0 && from.uid() != ::getuid())) {
+        spdlog::warn("Ignoring forged ActivationFailure message from connection {} ({})", from.unique_name(),
+                     from.loginfo);
+        return;
+    }
+    std::string_view unit, error_name, text;
+    wire::Reader r(m.body(), m.header().endian);
+    if (m.header().signature != "sss" || !r.string(unit) || !r.string(error_name) || !r.string(text)) {
+        spdlog::warn("Ignoring malformed ActivationFailure message from connection {}", from.unique_name());
+        return;
+    }
+    activation_.systemd_failure(unit, error_name, text);
 }
 
 // The last two doors of a unicast: the policy, then the receiver's queue. Either refusal goes back to
@@ -569,6 +606,18 @@ void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::str
     send_from_driver(Message::build(f, body));
 }
 
+void Bus::announce_activatable_services_changed() {
+    wire::HeaderFields f;
+    f.type = wire::MessageType::signal;
+    f.flags = wire::flags::no_reply_expected;
+    f.serial = next_serial();
+    f.path = driver_path;
+    f.interface = driver_interface;
+    f.member = "ActivatableServicesChanged";
+    f.sender = driver_name;
+    send_from_driver(Message::build(f, {}));
+}
+
 void Bus::announce(const std::vector<NameChange>& changes) {
     for (const NameChange& ch : changes) {
         // The departing connection's own unique name has no owner connection any more: use the name.
@@ -592,6 +641,16 @@ void Bus::announce(const std::vector<NameChange>& changes) {
         send_from_driver(Message::build(f, body));
         if (ch.new_owner) send_name_signal(ch.new_owner, "NameAcquired", ch.name);
     }
+    if (activation_.pending() == 0) return;
+    // What waited for a name is routed once everything about its new owner has been announced.
+    std::vector<std::string> acquired = std::move(acquired_);
+    acquired.clear();
+    for (const NameChange& ch : changes) {
+        if (ch.new_owner && !ch.name.empty() && ch.name[0] != ':') acquired.push_back(ch.name);
+    }
+    for (const std::string& name : acquired) activation_.name_acquired(name);
+    acquired.clear();
+    acquired_ = std::move(acquired);
 }
 
 }  // namespace jetbus::broker

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/activation.h"
 #include "broker/connection.h"
 #include "broker/listener.h"
 #include "broker/bus_limits.h"
@@ -78,6 +79,8 @@ public:
     bool accepting() const;
     void pause_listener(Listener* l);
     void dispatch(Connection& from, MessagePtr m);
+    // A message that waited for its destination to be activated: routed now, as if just sent.
+    void deliver_activated(Connection& from, MessagePtr m);
     void remove_connection(Connection& c, bool was_registered);
 
     // Output batching: connections with new output are written once per event, with gather writes.
@@ -91,6 +94,7 @@ public:
     NameRegistry& names() { return names_; }
     match::MatchRegistry& matches() { return matches_; }
     ReplyRegistry& replies() { return replies_; }
+    Activation& activation() { return activation_; }
     size_t connection_count() const { return connections_.size(); }
     std::vector<std::string> unique_names() const;
     uint32_t next_serial() { return ++driver_serial_; }
@@ -104,6 +108,8 @@ public:
     void become_monitor(Connection& c, std::vector<match::MatchRule> rules);
     // Monitors see a Hello call with the unique name it assigned as sender (as dbus-daemon shows it).
     void tap_hello(const MessagePtr& hello, Connection& from);
+    // The org.freedesktop.DBus.ActivatableServicesChanged signal, after a reload changed the names.
+    void announce_activatable_services_changed();
     // Reports each change of a name's primary owner: NameOwnerChanged, NameLost, NameAcquired.
     void announce(const std::vector<NameChange>& changes);
     // An error reply from the bus to a call, when the call expects one.
@@ -116,6 +122,9 @@ public:
 private:
     void route_unicast(Connection& from, MessagePtr m);
     void route_reply(Connection& from, MessagePtr m);
+    // A unicast whose destination has no owner: it waits for an activation, or the sender hears why not.
+    void route_to_unowned(Connection& from, MessagePtr m);
+    void on_activation_failure(Connection& from, const Message& m);
     void broadcast(const MessagePtr& m, Connection* sender);
     // Unicast traffic also reaches eavesdropping rules and rules naming the destination.
     void deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, ConnectionId recipient);
@@ -132,6 +141,8 @@ private:
     std::span<const std::string_view> names_for_policy(const Connection* c, std::vector<std::string_view>& out) const;
     std::string full_queue_text(const Connection& from, const Connection& to, const Message& m) const;
     bool may_deliver(Connection& from, Connection& to, const Message& m, bool requested_reply);
+    // Auto-start: the send side of the policy, judged on the destination name (nobody owns it yet).
+    bool may_activate(Connection& from, const Message& m, std::string& text);
     bool allowed(const Connection* from, const Connection* to, const Message& m, bool addressed,
                  bool requested_reply, std::string* text);
     std::string_view name_of(ConnectionId id) const;
@@ -168,6 +179,8 @@ private:
     std::vector<PendingCall> unanswered_;
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
     bool reply_timer_armed_ = false;
+    std::vector<std::string> acquired_;        // names announced as taken, for activation
+    Activation activation_;                    // last: its children and timers go first
 };
 
 }  // namespace jetbus::broker

@@ -19,7 +19,8 @@ struct BusLimits {
     size_t max_completed_connections = 2048;             // dbus-daemon default
     size_t max_incomplete_connections = 64;              // dbus-daemon default
     size_t max_connections_per_user = 256;               // dbus-daemon default
-    size_t max_pending_service_starts = 512;
+    uint32_t service_start_timeout_ms = 25000;            // dbus-daemon default: 25 s
+    size_t max_pending_service_starts = 512;             // dbus-daemon default
     size_t max_names_per_connection = 256;               // max_services_per_connection default
     size_t max_match_rules_per_connection = 512;         // dbus-daemon default
     size_t max_replies_per_connection = 128;             // dbus-daemon default

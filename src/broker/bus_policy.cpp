@@ -103,6 +103,20 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
     return false;
 }
 
+// As dbus-daemon: before a service is started for a message, the sender must be allowed to send it to
+// the name it addressed (no receiver exists yet, so rules about receiving cannot be asked).
+bool Bus::may_activate(Connection& from, const Message& m, std::string& text) {
+    if (!policy_) return true;
+    policy::MessageFacts facts = facts_of(m.header());
+    const std::string_view destination[] = {m.header().destination};
+    const policy::Verdict v = from.policy.can_send(facts, destination);
+    if (v.allowed) return true;
+    const policy::PeerDescription s{from.unique_name(), from.loginfo};
+    text = policy::format_message_complaint(policy::Complaint::rejected_send, v, facts, &s, nullptr);
+    spdlog::warn("{}", text);
+    return false;
+}
+
 std::string Bus::full_queue_text(const Connection& from, const Connection& to, const Message& m) const {
     const wire::Header& h = m.header();
     policy::MessageFacts facts = facts_of(h);

@@ -99,11 +99,15 @@ void Driver::start_service_by_name(Call& c) {
     if (!c.args.string(name) || !c.args.uint32(flags)) {
         return reply_error(c, DriverError::invalid_args, "Malformed arguments");
     }
-    if (name == broker::driver_name) return reply_uint32(c, 2);  // DBUS_START_REPLY_ALREADY_RUNNING
-    // No service files are read yet, so no name is activatable. dbus-daemon looks for the service file
-    // first, so even a name that has an owner gets this answer when it has none.
-    reply_error(c, DriverError::service_unknown,
-                fmt::format("The name {} was not provided by any .service files", name));
+    // As dbus-daemon, the service file is looked for first: even a name that has an owner (the bus's
+    // own included) is unknown when no .service file provides it.
+    const broker::ServiceEntry* service = bus_.activation().lookup(name);
+    if (!service) {
+        return reply_error(c, DriverError::service_unknown,
+                           fmt::format("The name {} was not provided by any .service files", name));
+    }
+    if (bus_.find(name)) return reply_uint32(c, 2);  // DBUS_START_REPLY_ALREADY_RUNNING
+    bus_.activation().start(c.from, c.msg, *service);  // answered with 1 once the name is taken
 }
 
 void Driver::update_activation_environment(Call& c) {
@@ -117,7 +121,19 @@ void Driver::update_activation_environment(Call& c) {
         }
         vars.emplace_back(key, value);
     }
-    for (const auto& [k, v] : vars) activation_env_[std::string(k)] = std::string(v);
+    // As dbus-daemon: only root and the bus's own user may change what every service starts with, and
+    // never on a bus whose services run through the setuid helper, which clears the environment anyway.
+    if (c.from.uid() != 0 && c.from.uid() != ::getuid()) {
+        return reply_error(c, DriverError::access_denied,
+                           fmt::format("rejected attempt to call UpdateActivationEnvironment by connection {} ({}) "
+                                       "with uid {}",
+                                       c.from.unique_name(), c.from.loginfo, c.from.uid()));
+    }
+    if (bus_.activation().uses_servicehelper()) {
+        return reply_error(c, DriverError::access_denied, "Cannot change activation environment on a system bus.");
+    }
+    for (const auto& [k, v] : vars) bus_.activation().update_environment(k, v);
+    bus_.activation().forward_environment_to_systemd(vars);
     reply_empty(c);
 }
 
@@ -153,7 +169,9 @@ void Driver::list_names(Call& c) {
 
 void Driver::list_activatable_names(Call& c) {
     std::vector<uint8_t> body;
-    write_string_array(body, {std::string(broker::driver_name)});
+    std::vector<std::string> names = bus_.activation().names();
+    names.insert(names.begin(), std::string(broker::driver_name));
+    write_string_array(body, names);
     reply(c, "as", body);
 }
 

@@ -29,8 +29,6 @@ public:
     Driver(broker::Bus& bus, DriverOptions options);
     void handle(broker::Connection& from, const broker::MessagePtr& m) override;
 
-    const std::map<std::string, std::string>& activation_environment() const { return activation_env_; }
-
     // A call in progress: the caller, the message and a reader positioned at the body's start.
     struct Call {
         broker::Connection& from;
@@ -101,7 +99,6 @@ private:
 
     broker::Bus& bus_;
     DriverOptions options_;
-    std::map<std::string, std::string> activation_env_;
     std::vector<broker::NameChange> changes_;
 };
 

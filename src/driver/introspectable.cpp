@@ -99,6 +99,8 @@ constexpr std::string_view dbus_interface_xml = R"(  <interface name="org.freede
     <signal name="NameAcquired">
       <arg type="s"/>
     </signal>
+    <signal name="ActivatableServicesChanged">
+    </signal>
   </interface>
 )";
 

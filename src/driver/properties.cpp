@@ -9,9 +9,10 @@ namespace {
 
 constexpr std::string_view iface_dbus = "org.freedesktop.DBus";
 
-// What this bus implements beyond the core interface; grows as the features land.
-const std::vector<std::string_view>& features() {
-    static const std::vector<std::string_view> f = {"HeaderFiltering"};
+// What this bus implements beyond the core interface, as dbus-daemon names it.
+std::vector<std::string_view> features(bool systemd_activation) {
+    std::vector<std::string_view> f = {"ActivatableServicesChanged", "HeaderFiltering"};
+    if (systemd_activation) f.push_back("SystemdActivation");
     return f;
 }
 const std::vector<std::string_view>& extra_interfaces() {
@@ -32,7 +33,7 @@ void Driver::write_properties(wire::Writer& w) {
     w.begin_dict_entry();
     w.string("Features");
     w.begin_variant("as");
-    write_string_array(w, features());
+    write_string_array(w, features(bus_.activation().systemd_activation()));
     w.begin_dict_entry();
     w.string("Interfaces");
     w.begin_variant("as");
@@ -52,7 +53,7 @@ void Driver::properties_get(Call& c) {
     wire::Writer w(body);
     if (prop == "Features") {
         w.begin_variant("as");
-        write_string_array(w, features());
+        write_string_array(w, features(bus_.activation().systemd_activation()));
     } else if (prop == "Interfaces") {
         w.begin_variant("as");
         write_string_array(w, extra_interfaces());

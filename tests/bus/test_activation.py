@@ -14,7 +14,7 @@ import dbus.bus
 import dbus.lowlevel
 
 import harness
-from harness import BusTestCase, not_yet_in_jetbus, pump_until, wait_until
+from harness import BusTestCase, pump_until, wait_until
 
 SCRIPT = os.path.join(harness.HERE, 'activatable_service.py')
 IFACE = 'org.jetbus.Activatable'
@@ -156,20 +156,17 @@ class ListActivatableNames(ActivationTestCase):
         self.write_file('wrong-group.service', '[Something Else]\nName=org.jetbus.WrongGroup\nExec=/bin/true\n')
         self.write_file('not-a-service-file.txt', '[D-BUS Service]\nName=org.jetbus.Txt\nExec=/bin/true\n')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_the_bus_and_every_valid_service_file_are_listed_and_bad_files_are_skipped(self):
         conn = self.connect()
         names = sorted(str(n) for n in self.driver_call(conn, 'ListActivatableNames'))
         self.assertEqual(names, ['org.freedesktop.DBus', 'org.jetbus.One', 'org.jetbus.Two'])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_listing_starts_nothing_and_ListNames_does_not_show_activatable_names(self):
         conn = self.connect()
         self.driver_call(conn, 'ListActivatableNames')
         self.assertNotIn('org.jetbus.One', [str(n) for n in self.driver_call(conn, 'ListNames')])
         self.assertEqual(self.started(), [])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_skipped_file_is_not_activatable(self):
         conn = self.connect()
         for name in ('org.jetbus.NoExec', 'org.jetbus.WrongGroup', 'org.jetbus.Txt'):
@@ -184,7 +181,6 @@ class StartServiceByName(ActivationTestCase):
         # Without --systemd-activation a SystemdService= line changes nothing: Exec runs.
         self.write_service('org.jetbus.HasUnit', extra='SystemdService=has-unit.service\n')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_returns_1_and_the_started_process_then_owns_the_name(self):
         conn = self.connect()
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.One'), START_REPLY_SUCCESS)
@@ -193,14 +189,12 @@ class StartServiceByName(ActivationTestCase):
                          self.started('org.jetbus.One')[0])
         self.assertEqual(str(self.service_call(conn, 'org.jetbus.One', 'Echo', 's', ('hi',))), 'hi')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_returns_2_when_the_service_already_runs_and_starts_no_second_copy(self):
         conn = self.connect()
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.One'), START_REPLY_SUCCESS)
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.One'), START_REPLY_ALREADY_RUNNING)
         self.assertEqual(len(self.started('org.jetbus.One')), 1)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_callers_that_ask_while_the_service_is_starting_all_get_1_from_one_process(self):
         conn = self.connect(mainloop=True)
         results = {}
@@ -210,13 +204,11 @@ class StartServiceByName(ActivationTestCase):
         self.assertEqual(results, {i: ('ok', START_REPLY_SUCCESS) for i in range(3)})
         self.assertEqual(len(self.started('org.jetbus.Slow')), 1)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_name_without_service_file_is_ServiceUnknown(self):
         conn = self.connect()
         for name in ('org.jetbus.Nope', 'org.freedesktop.DBus', ':1.1'):
             self.assert_dbus_error(ERR + 'ServiceUnknown', unknown_text(name), self.start_by_name, conn, name)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_dbus_send_sees_the_reply_and_the_error_by_name(self):
         out = self.assert_ok(self.dbus_send('org.freedesktop.DBus.StartServiceByName', 'string:org.jetbus.One',
                                             'uint32:0', path='/org/freedesktop/DBus'))
@@ -225,7 +217,6 @@ class StartServiceByName(ActivationTestCase):
                                          'uint32:0', path='/org/freedesktop/DBus'),
                           ERR + 'ServiceUnknown', unknown_text('org.jetbus.Nope'))
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_SystemdService_line_without_systemd_activation_runs_Exec(self):
         conn = self.connect()
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.HasUnit'), START_REPLY_SUCCESS)
@@ -238,7 +229,6 @@ class AutoStart(ActivationTestCase):
         self.write_service('org.jetbus.One')
         self.write_service('org.jetbus.Slow', '--delay', '1')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_call_to_the_unowned_name_starts_the_service_and_gets_its_reply(self):
         out = self.assert_ok(self.dbus_send(IFACE + '.Echo', 'string:woken', dest='org.jetbus.One', path=PATH))
         self.assertIn('string "woken"', out)
@@ -247,7 +237,6 @@ class AutoStart(ActivationTestCase):
         self.assertIn('string "woken"', out)  # the same process answered both calls
         self.assertEqual(len(self.started('org.jetbus.One')), 1)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_calls_sent_before_the_service_is_up_are_delivered_in_order(self):
         conn = self.connect(mainloop=True)
         results = {}
@@ -261,7 +250,6 @@ class AutoStart(ActivationTestCase):
         self.assertEqual([str(t) for t in self.service_call(conn, 'org.jetbus.Slow', 'Calls')], sent)
         self.assertEqual(len(self.started('org.jetbus.Slow')), 1)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_calls_from_several_clients_during_the_start_all_get_replies_from_one_process(self):
         results = {}
         for i in range(3):
@@ -270,7 +258,6 @@ class AutoStart(ActivationTestCase):
         self.assertEqual(results, {i: ('ok', 'c%d' % i) for i in range(3)})
         self.assertEqual(len(self.started('org.jetbus.Slow')), 1)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_NO_AUTO_START_to_the_unowned_name_is_NameHasNoOwner_and_starts_nothing(self):
         conn = self.connect()
         message = dbus.lowlevel.MethodCallMessage('org.jetbus.One', PATH, IFACE, 'Echo')
@@ -280,7 +267,6 @@ class AutoStart(ActivationTestCase):
                                conn.send_message_with_reply_and_block, message, int(WAIT * 1000))
         self.assertEqual(self.started(), [])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_call_to_a_name_without_service_file_is_ServiceUnknown(self):
         self.assert_error(self.dbus_send(IFACE + '.Echo', 'string:x', dest='org.jetbus.Nope', path=PATH),
                           ERR + 'ServiceUnknown', unknown_text('org.jetbus.Nope'))
@@ -306,23 +292,19 @@ class ActivationFailures(ActivationTestCase):
         self.assert_error(self.dbus_send(IFACE + '.Echo', 'string:x', dest=name, path=PATH),
                           ERR + error_name, text)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_program_that_does_not_exist_is_Spawn_ExecFailed(self):
         self.assert_fails_both_ways('org.jetbus.Missing', 'Spawn.ExecFailed',
                                     'Failed to execute program org.jetbus.Missing: No such file or directory')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_that_exits_3_before_taking_its_name_is_Spawn_ChildExited(self):
         self.assert_fails_both_ways('org.jetbus.Exit3', 'Spawn.ChildExited',
                                     'Process org.jetbus.Exit3 exited with status 3')
         self.assertEqual(len(self.started('org.jetbus.Exit3')), 2, 'a failed start is tried afresh')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_killed_by_a_signal_is_Spawn_ChildSignaled(self):
         self.assert_fails_both_ways('org.jetbus.Killed', 'Spawn.ChildSignaled',
                                     'Process org.jetbus.Killed received signal 9')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_that_never_takes_its_name_is_TimedOut_after_service_start_timeout(self):
         conn = self.connect()
         start = time.monotonic()
@@ -330,7 +312,6 @@ class ActivationFailures(ActivationTestCase):
                                self.start_by_name, conn, 'org.jetbus.Never')
         self.assertGreaterEqual(time.monotonic() - start, 1.4)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_that_exits_0_without_taking_its_name_is_TimedOut_not_ChildExited(self):
         conn = self.connect()
         start = time.monotonic()
@@ -338,7 +319,6 @@ class ActivationFailures(ActivationTestCase):
                                self.start_by_name, conn, 'org.jetbus.Exit0')
         self.assertGreaterEqual(time.monotonic() - start, 1.4)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_every_call_waiting_on_a_failed_start_gets_the_error(self):
         conn = self.connect(mainloop=True)
         results = {}
@@ -360,13 +340,11 @@ class ActivationEnvironment(ActivationTestCase):
     def env(self, conn, name, *variables):
         return {str(k): str(v) for k, v in self.service_call(conn, name, 'Env', 'as', (list(variables),)).items()}
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_the_service_sees_the_bus_address_and_type_as_its_starter(self):
         conn = self.connect()
         env = self.env(conn, 'org.jetbus.Before', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE')
         self.assertEqual(env, {'DBUS_STARTER_ADDRESS': self.bus.printed_address, 'DBUS_STARTER_BUS_TYPE': 'session'})
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_UpdateActivationEnvironment_reaches_services_started_afterwards(self):
         conn = self.connect()
         self.assertEqual(self.env(conn, 'org.jetbus.Before', 'JETBUS_TEST_VAR'), {})
@@ -375,7 +353,6 @@ class ActivationEnvironment(ActivationTestCase):
         # A service already running keeps the environment it was started with.
         self.assertEqual(self.env(conn, 'org.jetbus.Before', 'JETBUS_TEST_VAR'), {})
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_the_bus_sets_DBUS_STARTER_BUS_TYPE_itself_whatever_the_activation_environment_says(self):
         conn = self.connect()
         self.driver_call(conn, 'UpdateActivationEnvironment', 'a{ss}', ({'DBUS_STARTER_BUS_TYPE': 'forged'},))
@@ -393,7 +370,6 @@ class ServiceDirectoryChanges(ActivationTestCase):
     def listed(self, conn):
         return [str(n) for n in self.driver_call(conn, 'ListActivatableNames')]
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_file_written_after_start_is_activatable_after_ReloadConfig(self):
         conn = self.connect()
         self.write_service('org.jetbus.Late')
@@ -401,7 +377,6 @@ class ServiceDirectoryChanges(ActivationTestCase):
         self.assertIn('org.jetbus.Late', self.listed(conn))
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.Late'), START_REPLY_SUCCESS)
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_file_written_after_start_is_picked_up_without_reload(self):
         conn = self.connect()
         self.write_service('org.jetbus.Late')
@@ -409,7 +384,6 @@ class ServiceDirectoryChanges(ActivationTestCase):
                         'a new service file was not noticed within %.0fs' % WAIT)
         self.assert_ok(self.dbus_send(IFACE + '.Echo', 'string:x', dest='org.jetbus.Late', path=PATH))
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_removed_service_file_is_forgotten_with_or_without_reload(self):
         conn = self.connect()
         os.remove(os.path.join(self.bus.servicedir, 'org.jetbus.One.service'))
@@ -419,7 +393,6 @@ class ServiceDirectoryChanges(ActivationTestCase):
         self.assert_dbus_error(ERR + 'ServiceUnknown', unknown_text('org.jetbus.One'),
                                self.start_by_name, conn, 'org.jetbus.One')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_running_service_keeps_its_name_when_its_file_is_removed(self):
         conn = self.connect()
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.One'), START_REPLY_SUCCESS)
@@ -477,7 +450,6 @@ class SystemdActivation(ActivationTestCase):
         self.background([harness.PYTHON, SCRIPT, 'org.jetbus.ByUnit', '--record-dir', self.bus.dir,
                          '--address', self.address])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_the_bus_asks_systemd1_for_the_unit_and_the_caller_gets_the_service_reply(self):
         standin = SystemdStandIn(self, self.run_unit_service)
         conn = self.connect(mainloop=True)
@@ -488,7 +460,6 @@ class SystemdActivation(ActivationTestCase):
         self.assertEqual(standin.requests,
                          [('jetbus-unit.service', 'org.freedesktop.DBus', '/org/freedesktop/DBus', SYSTEMD)])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_StartServiceByName_of_a_unit_service_returns_1_once_systemd1_started_it(self):
         standin = SystemdStandIn(self, self.run_unit_service)
         conn = self.connect(mainloop=True)
@@ -497,7 +468,6 @@ class SystemdActivation(ActivationTestCase):
         self.assertTrue(pump_until(lambda: 'start' in results, WAIT), standin.requests)
         self.assertEqual(results['start'], ('ok', START_REPLY_SUCCESS))
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_ActivationFailure_from_systemd1_fails_the_waiting_callers_with_its_error(self):
         standin = SystemdStandIn(self, lambda unit: standin.fail(
             unit, 'org.freedesktop.systemd1.NoSuchUnit', 'Unit %s not found.' % unit))
@@ -509,7 +479,6 @@ class SystemdActivation(ActivationTestCase):
         failure = ('error', 'org.freedesktop.systemd1.NoSuchUnit', 'Unit jetbus-unit.service not found.')
         self.assertEqual(results, {'call': failure, 'start': failure})
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_ActivationFailure_from_a_peer_that_is_not_systemd1_is_ignored(self):
         standin = SystemdStandIn(self, lambda unit: None)  # systemd1 that takes its time
         conn = self.connect(mainloop=True)
@@ -524,7 +493,6 @@ class SystemdActivation(ActivationTestCase):
         self.assertTrue(pump_until(lambda: results, WAIT))
         self.assertEqual(results['call'], ('ok', 'real'))
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_call_made_before_systemd1_connects_waits_and_succeeds_once_it_does(self):
         conn = self.connect(mainloop=True)
         results = {}
@@ -535,14 +503,12 @@ class SystemdActivation(ActivationTestCase):
         self.assertEqual(results['call'], ('ok', 'early'))
         self.assertEqual([r[0] for r in standin.requests], ['jetbus-unit.service'])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_file_without_Exec_is_skipped_even_with_a_SystemdService_line(self):
         conn = self.connect()
         self.assertNotIn('org.jetbus.UnitOnly', [str(n) for n in self.driver_call(conn, 'ListActivatableNames')])
         self.assert_dbus_error(ERR + 'ServiceUnknown', unknown_text('org.jetbus.UnitOnly'),
                                self.start_by_name, conn, 'org.jetbus.UnitOnly')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_a_service_without_SystemdService_is_still_started_by_the_bus_itself(self):
         conn = self.connect()
         self.assertEqual(str(self.service_call(conn, 'org.jetbus.Direct', 'Echo', 's', ('direct',))), 'direct')
@@ -559,7 +525,6 @@ class PendingStartLimit(ActivationTestCase):
         self.write_service('org.jetbus.Slow', '--delay', '1')
         self.write_service('org.jetbus.Other')
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_requests_beyond_the_limit_are_LimitsExceeded_and_the_others_succeed(self):
         conn = self.connect(mainloop=True)
         results = {}
@@ -572,7 +537,6 @@ class PendingStartLimit(ActivationTestCase):
                                    'other': ('error', ERR + 'LimitsExceeded', limit_text('org.jetbus.Other', 2))})
         self.assertEqual([str(t) for t in self.service_call(conn, 'org.jetbus.Slow', 'Calls')], ['e0', 'e1'])
 
-    @not_yet_in_jetbus('issue 5: activation')
     def test_once_the_waiting_calls_are_served_new_starts_are_accepted(self):
         conn = self.connect(mainloop=True)
         results = {}

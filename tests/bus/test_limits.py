@@ -700,7 +700,7 @@ def loginfo():
 
 
 class ActivationLimits(LimitTestCase):
-    """Limits on service activation. jetbus has no activation yet: these fail there for now."""
+    """Limits on service activation."""
 
     def write_service(self, name, exec_line):
         with open(os.path.join(self.bus.servicedir, name + '.service'), 'w') as f:
@@ -709,7 +709,6 @@ class ActivationLimits(LimitTestCase):
     def start_service_by_name(self, client, name):
         return client.send_call(*DRIVER, 'StartServiceByName', 'su', (name, 0))
 
-    @harness.not_yet_in_jetbus('service activation (issue 5)')
     def test_service_start_timeout_fails_an_activation_that_never_takes_its_name(self):
         self.start_bus(service_start_timeout=300)
         self.write_service('org.jetbus.Slow', '/bin/sleep 3')  # starts, never owns the name
@@ -722,7 +721,6 @@ class ActivationLimits(LimitTestCase):
                                 "Failed to activate service 'org.jetbus.Slow': timed out "
                                 "(service_start_timeout=300ms)")
 
-    @harness.not_yet_in_jetbus('service activation (issue 5)')
     def test_max_pending_service_starts_refuses_one_more_activation(self):
         self.start_bus(max_pending_service_starts=1, service_start_timeout=500)
         self.write_service('org.jetbus.Slow1', '/bin/sleep 3')

@@ -251,7 +251,6 @@ class SystemBusClients(SystemBusTestCase):
         self.assertIn('org.freedesktop.DBus', rows, result.stdout)
         self.assertEqual(rows['org.freedesktop.DBus'][1], str(self.pid), result.stdout)
 
-    @harness.not_yet_in_jetbus('service files and activation (issue 5)')
     def test_busctl_lists_the_installed_system_services_as_activatable(self):
         # <standard_system_servicedirs/> includes /usr/share/dbus-1/system-services.
         expected = set()
