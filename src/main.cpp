@@ -5,12 +5,15 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,7 +25,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "broker/address.h"
@@ -33,6 +35,7 @@
 #include "config/command_line.h"
 #include "config/service_file.h"
 #include "driver/driver.h"
+#include "logging/journal_sink.h"
 
 extern "C" char** environ;
 
@@ -60,7 +63,7 @@ void ensure_standard_fds() {
 void setup_logging(bool to_journal) {
     std::shared_ptr<spdlog::logger> logger;
     if (to_journal) {
-        logger = std::make_shared<spdlog::logger>("jetbus", std::make_shared<spdlog::sinks::systemd_sink_st>());
+        logger = std::make_shared<spdlog::logger>("jetbus", std::make_shared<jetbus::logging::JournalSink>());
     } else {
         logger = std::make_shared<spdlog::logger>("jetbus", std::make_shared<spdlog::sinks::stderr_sink_st>());
         logger->set_pattern("jetbus[%P]: %l: %v");
@@ -154,6 +157,18 @@ struct Bound {
     std::string address;  // what clients use, guid included, ';'-separated
 };
 
+// What clients use to reach a socket systemd handed over (dbus-daemon prints it too); empty if unnamed.
+std::string systemd_socket_address(int fd) {
+    sockaddr_un sa{};
+    socklen_t len = sizeof sa;
+    using jetbus::broker::escape_address_value;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return {};
+    if (len <= offsetof(sockaddr_un, sun_path)) return {};
+    const size_t n = len - offsetof(sockaddr_un, sun_path);
+    if (sa.sun_path[0] == '\0') return "unix:abstract=" + escape_address_value({sa.sun_path + 1, n - 1});
+    return "unix:path=" + escape_address_value({sa.sun_path, strnlen(sa.sun_path, n)});
+}
+
 Bound bind_all(const std::string& addresses, const std::string& guid) {
     using jetbus::broker::ListenAddress;
     Bound b;
@@ -167,14 +182,14 @@ Bound bind_all(const std::string& addresses, const std::string& guid) {
                 }
                 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
-                b.listeners.push_back({fd, "systemd:", ""});
+                b.listeners.push_back({fd, systemd_socket_address(fd), ""});  // systemd owns the file
             }
             continue;
         }
         b.listeners.push_back(jetbus::broker::bind_listener(a));
     }
     for (const auto& l : b.listeners) {
-        if (l.address == "systemd:") continue;
+        if (l.address.empty()) continue;
         if (!b.address.empty()) b.address += ';';
         b.address += fmt::format("{},guid={}", l.address, guid);
     }
@@ -265,6 +280,12 @@ void switch_user(const std::string& user) {
     }
 }
 
+// As dbus-daemon tells systemd around every reload (SIGHUP or ReloadConfig, failed or not).
+struct ReloadNotice {
+    ReloadNotice() { sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration..."); }
+    ~ReloadNotice() { sd_notify(0, "READY=1\nSTATUS=Processing requests..."); }
+};
+
 // dbus-daemon raises its fd limit to the hard limit so thousands of peers fit.
 void raise_fd_limit() {
     rlimit rl{};
@@ -276,7 +297,8 @@ void raise_fd_limit() {
 
 int run(const CommandLine& cl) {
     const bool under_systemd = getenv("JOURNAL_STREAM") != nullptr;
-    setup_logging(under_systemd && cl.syslog != CommandLine::Syslog::never);
+    setup_logging((under_systemd && cl.syslog != CommandLine::Syslog::never) ||
+                  (cl.syslog == CommandLine::Syslog::only && sd_booted() > 0));
 
     const std::string path = config_path(cl);
     jetbus::config::BusConfig config = jetbus::config::load_bus_config(path);
@@ -322,6 +344,7 @@ int run(const CommandLine& cl) {
     driver_options.machine_id = read_machine_id();
     std::unique_ptr<jetbus::broker::DirectoryWatch> watch;
     driver_options.reload_config = [&path, &bus, &watch, &service_dirs](std::string& error_name, std::string& error) {
+        const ReloadNotice notice;
         try {
             const auto fresh = jetbus::config::load_bus_config(path);
             for (const auto& w : fresh.warnings) spdlog::warn("{}", w);
@@ -366,7 +389,7 @@ int run(const CommandLine& cl) {
     stop.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         spdlog::debug("signal {}: shutting down", sig);
-        sd_notify(0, "STOPPING=1");
+        sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
         io.stop();
     });
     boost::asio::signal_set hup(io, SIGHUP);
@@ -374,9 +397,7 @@ int run(const CommandLine& cl) {
         hup.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
             std::string error_name, error;
-            sd_notify(0, "RELOADING=1");
             driver_options.reload_config(error_name, error);
-            sd_notify(0, "READY=1");
             arm_hup();
         });
     };

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/bus.h"
+#include "logging/log_context.h"
 #include "wire/header.h"
 #include "wire/protocol.h"
 
@@ -101,6 +102,8 @@ void Connection::on_charge_released() {
 }
 
 void Connection::on_readable() {
+    // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
+    const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
     for (size_t i = 0; i < max_reads_per_wakeup; ++i) {
         if (!is_open()) return;
         if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
@@ -304,6 +307,7 @@ void Connection::enqueue(MessagePtr m) {
     out_.push_back(std::move(m));
     // Routed messages are refused before this (has_room_for); what still piles up past twice the limit
     // (the bus's own messages to a peer that never reads) ends that peer.
+    const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});  // about the receiver
     if (out_bytes_ > 2 * bus_.limits().max_outgoing_bytes) {
         spdlog::warn("connection {} ({}): outgoing queue over {} bytes, disconnecting the slow reader", id_,
                      unique_name_, 2 * bus_.limits().max_outgoing_bytes);
