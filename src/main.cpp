@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -150,6 +151,16 @@ std::vector<std::string> watched_dirs(const jetbus::config::BusConfig& c) {
     for (const auto& d : jetbus::config::service_dirs_of(c)) dirs.push_back(d.path);
     dirs.insert(dirs.end(), c.included_dirs.begin(), c.included_dirs.end());
     return dirs;
+}
+
+// As dbus-daemon decides at_console: on a machine booted with systemd, a user with a seat (logind);
+// elsewhere, a user whose name is a file in /var/run/console/ (pam_console).
+bool user_at_console(uid_t uid) {
+    if (sd_booted() > 0) return sd_uid_get_seats(uid, 0, nullptr) > 0;
+    const passwd* pw = getpwuid(uid);
+    if (!pw) return false;
+    const std::string path = std::string("/var/run/console/") + pw->pw_name;
+    return ::access(path.c_str(), F_OK) == 0;
 }
 
 struct Bound {
@@ -327,6 +338,7 @@ int run(const CommandLine& cl) {
     options.auth_mechanisms = config.auth;
     options.allow_anonymous = config.allow_anonymous;
     options.limits = limits_from(config);
+    options.at_console = user_at_console;
     jetbus::broker::Bus bus(io, options);
     bus.set_policy(jetbus::policy::CompiledPolicy::compile(config, getuid()));
 

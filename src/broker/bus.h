@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ struct BusOptions {
     std::vector<std::string> auth_mechanisms;  // from <auth>; empty means every supported one
     bool allow_anonymous = false;
     BusLimits limits;
+    // at_console policies: whether a user is logged in at a local seat (main decides how; unset: nobody).
+    std::function<bool(uid_t)> at_console;
 };
 
 class Bus {

@@ -34,6 +34,8 @@ void Bus::set_policy(policy::CompiledPolicy p) {
 policy::Subject Bus::subject_of(const Connection& c) const {
     policy::Subject s;
     if (!c.anonymous()) s.uid = c.uid();
+    // Decided once per snapshot (at connect and reload), as dbus-daemon does.
+    s.at_console = s.uid && options_.at_console && options_.at_console(*s.uid);
     s.groups = c.credentials().groups;
     s.groups.push_back(c.credentials().gid);  // SO_PEERGROUPS lists the supplementary groups only
     return s;

@@ -31,8 +31,7 @@ namespace fs = std::filesystem;
 
 // Elements (and element variants) jetbus parses but does not act on yet. Loading one records a
 // warning so nothing is dropped silently; remove an entry when the feature lands.
-constexpr std::array<std::string_view, 4> kNotYetEnforced{
-    "servicehelper", "selinux", "apparmor", "policy at_console"};
+constexpr std::array<std::string_view, 2> kNotYetEnforced{"selinux", "apparmor"};
 
 // Elements whose text is their value; the others must hold only whitespace.
 constexpr std::array<std::string_view, 10> kTextElements{
@@ -214,7 +213,6 @@ private:
             config.policies.push_back(detail::parse_policy(attributes, warnings));
             config.policies.back().origin = location();
             warn_all(warnings);
-            if (config.policies.back().scope == Policy::Scope::at_console) not_yet_enforced("policy at_console");
         } else if (name == "limit") {
             only_attributes(name, attributes, {"name"});
             const std::string* limit = find_attribute(attributes, "name");
