@@ -621,7 +621,8 @@ class ServiceOutputAndExit(ActivationTestCase):
 
     def test_what_a_failing_service_wrote_before_exiting_reaches_the_broker_log(self):
         conn = self.connect()
-        self.assert_dbus_error(ERR + 'Spawn.ChildExited', 'Process org.jetbus.TalkThenExit3 exited with status 3',
+        self.assert_dbus_error(ERR + 'Spawn.ChildExited',
+                               'Process org.jetbus.TalkThenExit3 exited with status 3',
                                self.start_by_name, conn, 'org.jetbus.TalkThenExit3')
         self.assert_logged('last-words-before-status-3 (stdout)', 'last-words-before-status-3 (stderr)')
 
@@ -637,8 +638,8 @@ class ServiceOutputAndExit(ActivationTestCase):
     def test_a_service_that_exits_after_taking_its_name_leaves_no_zombie(self):
         conn = self.connect()
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.Brief'), START_REPLY_SUCCESS)
-        self.assertTrue(wait_until(lambda: not self.driver_call(conn, 'NameHasOwner', 's', ('org.jetbus.Brief',)),
-                                   WAIT), 'the service did not exit')
+        owned = lambda: self.driver_call(conn, 'NameHasOwner', 's', ('org.jetbus.Brief',))
+        self.assertTrue(wait_until(lambda: not owned(), WAIT), 'the service did not exit')
         self.assert_no_zombie_left(self.started('org.jetbus.Brief'))
         # and the bus still starts it afresh
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.Brief'), START_REPLY_SUCCESS)
