@@ -3,7 +3,8 @@
 # .service file. It connects to DBUS_STARTER_ADDRESS (or --address), takes its well-known name and
 # exports /org/jetbus/Activatable (interface org.jetbus.Activatable): Echo records each argument in
 # arrival order, Calls returns that record, Env reports environment variables. By argv it may wait
-# before taking its name, exit with a status or die by a signal instead, or never take it.
+# before taking its name, exit with a status or die by a signal instead, or never take it; --say
+# first writes a line to stdout and one to stderr, for the tests of where a service's output goes.
 # Its pid goes to RECORD_DIR/pids first thing, so the test can stop it whatever the broker does; it
 # also exits on SIGTERM, when the bus disconnects it, and after --lifetime seconds at the latest.
 import argparse
@@ -25,6 +26,7 @@ def parse_args():
     parser.add_argument('--exit-status', type=int, help='exit with this status instead of serving')
     parser.add_argument('--kill-signal', type=int, help='die by this signal instead of serving')
     parser.add_argument('--never-own', action='store_true', help='connect but never take the name')
+    parser.add_argument('--say', help='write "SAY (stdout)" to stdout and "SAY (stderr)" to stderr first')
     parser.add_argument('--lifetime', type=float, default=60.0, help='exit after this many seconds')
     return parser.parse_args()
 
@@ -37,6 +39,9 @@ def record_pid(record_dir, name):
 def main():
     args = parse_args()
     record_pid(args.record_dir, args.name)
+    if args.say is not None:
+        print('%s (stdout)' % args.say, flush=True)
+        print('%s (stderr)' % args.say, file=sys.stderr, flush=True)
     if args.exit_status is not None:
         sys.exit(args.exit_status)
     if args.kill_signal is not None:

@@ -5,6 +5,7 @@
 # the activation environment, service files appearing and disappearing, systemd activation through a
 # stand-in org.freedesktop.systemd1 (ActivationRequest / ActivationFailure), and
 # max_pending_service_starts. Every service the broker starts records its pid; tearDown stops them.
+import glob
 import os
 import signal
 import time
@@ -545,3 +546,101 @@ class PendingStartLimit(ActivationTestCase):
         self.assertTrue(pump_until(lambda: len(results) == 3, WAIT), results)
         self.assertEqual(results[2], ('error', ERR + 'LimitsExceeded', limit_text('org.jetbus.Slow', 2)))
         self.assertEqual(self.start_by_name(conn, 'org.jetbus.Other'), START_REPLY_SUCCESS)
+
+
+def process_stat_state(pid):
+    """The /proc state letter of any process pid, or None once it is gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def children_of(pid):
+    """pid's child processes: from /proc/PID/task/*/children where the kernel has it, else by
+    the parent pid field of every /proc/*/stat."""
+    listed = glob.glob('/proc/%d/task/*/children' % pid)
+    if listed:
+        kids = set()
+        for path in listed:
+            try:
+                with open(path) as f:
+                    kids.update(int(k) for k in f.read().split())
+            except OSError:
+                pass
+        return sorted(kids)
+    kids = []
+    for path in glob.glob('/proc/[0-9]*/stat'):
+        try:
+            with open(path) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(path.split('/')[2]))
+    return sorted(kids)
+
+
+def zombie_children(pid):
+    return [kid for kid in children_of(pid) if process_stat_state(kid) == 'Z']
+
+
+class ServiceOutputAndExit(ActivationTestCase):
+    """What an activated service writes reaches the bus's log (dbus-daemon's children inherit its
+    stderr, jetbus logs each line), and a service that exits is reaped: the bus is left with no
+    zombie child, whether the service failed its start or exited after taking its name."""
+
+    def services(self):
+        self.write_service('org.jetbus.Talker', '--say', 'the-talker-talks')
+        self.write_service('org.jetbus.TalkThenExit3', '--say', 'last-words-before-status-3',
+                           '--exit-status', '3')
+        self.write_service('org.jetbus.Exit3', '--exit-status', '3')
+        self.write_service('org.jetbus.Killed', '--kill-signal', '9')
+        self.write_service('org.jetbus.Brief', '--lifetime', '0.5')
+
+    def assert_logged(self, *texts):
+        logged = wait_until(lambda: all(t in self.bus.stderr() for t in texts), WAIT)
+        self.assertTrue(logged, 'not all of %r in the broker log within %.0fs:\n%s'
+                        % (texts, WAIT, self.bus.stderr()))
+
+    def assert_no_zombie_left(self, pids):
+        """Each of pids has exited, and within WAIT the broker has no exited child left unreaped."""
+        self.assertTrue(pids, 'no service was started')
+        for pid in pids:
+            self.assertTrue(wait_until(lambda: process_stat_state(pid) in (None, 'Z'), WAIT),
+                            'service %d still runs' % pid)
+        self.assertTrue(wait_until(lambda: not zombie_children(self.bus.pid), WAIT),
+                        'zombie children of the broker after %.0fs: %s'
+                        % (WAIT, zombie_children(self.bus.pid)))
+
+    def test_a_running_service_s_stdout_and_stderr_lines_reach_the_broker_log(self):
+        conn = self.connect()
+        self.assertEqual(self.start_by_name(conn, 'org.jetbus.Talker'), START_REPLY_SUCCESS)
+        self.assert_logged('the-talker-talks (stdout)', 'the-talker-talks (stderr)')
+
+    def test_what_a_failing_service_wrote_before_exiting_reaches_the_broker_log(self):
+        conn = self.connect()
+        self.assert_dbus_error(ERR + 'Spawn.ChildExited',
+                               'Process org.jetbus.TalkThenExit3 exited with status 3',
+                               self.start_by_name, conn, 'org.jetbus.TalkThenExit3')
+        self.assert_logged('last-words-before-status-3 (stdout)', 'last-words-before-status-3 (stderr)')
+
+    def test_services_that_fail_their_start_leave_no_zombie(self):
+        conn = self.connect()
+        self.assert_dbus_error(ERR + 'Spawn.ChildExited', None, self.start_by_name, conn, 'org.jetbus.Exit3')
+        self.assert_error(self.dbus_send(IFACE + '.Echo', 'string:x', dest='org.jetbus.Exit3', path=PATH),
+                          ERR + 'Spawn.ChildExited')
+        self.assert_dbus_error(ERR + 'Spawn.ChildSignaled', None, self.start_by_name, conn, 'org.jetbus.Killed')
+        self.assertEqual(len(self.started('org.jetbus.Exit3')), 2)
+        self.assert_no_zombie_left(self.started())
+
+    def test_a_service_that_exits_after_taking_its_name_leaves_no_zombie(self):
+        conn = self.connect()
+        self.assertEqual(self.start_by_name(conn, 'org.jetbus.Brief'), START_REPLY_SUCCESS)
+        owned = lambda: self.driver_call(conn, 'NameHasOwner', 's', ('org.jetbus.Brief',))
+        self.assertTrue(wait_until(lambda: not owned(), WAIT), 'the service did not exit')
+        self.assert_no_zombie_left(self.started('org.jetbus.Brief'))
+        # and the bus still starts it afresh
+        self.assertEqual(self.start_by_name(conn, 'org.jetbus.Brief'), START_REPLY_SUCCESS)
+        self.assertEqual(len(self.started('org.jetbus.Brief')), 2)

@@ -243,6 +243,7 @@ class PolicyDifferentialTest(unittest.TestCase):
         self.assertEqual(wrong, [], 'dbus-daemon itself no longer gives the captured outcomes')
         self.maxDiff = None
         self.assertEqual(transcripts['broker under test'].transcript, reference.transcript)
+        return transcripts
 
     def run_one(self, path, script, config_text, config_file, extra_args, dir_owner, users_needed):
         kw = {'config_file': config_file} if config_file else {'config_text': config_text}
@@ -545,3 +546,126 @@ class PolicyRulesTest(PolicyDifferentialTest):
             with self.subTest(rules=rules):
                 self.run_both(connect_script(outcomes),
                               config_text=CONNECT_CONFIG.format(rules='    ' + rules))
+
+
+CONSOLE_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{servicedir}</servicedir>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+    <deny own_prefix="com.example.Console"/>
+    <deny send_destination="com.example.Service" send_interface="com.example.Seat"/>
+  </policy>
+  <policy user="nobody">
+    <allow send_destination="com.example.Service" send_interface="com.example.Local"/>
+  </policy>
+  <policy at_console="true">
+    <allow own_prefix="com.example.Console"/>
+    <allow send_destination="com.example.Service" send_interface="com.example.Seat"/>
+  </policy>
+  <policy at_console="false">
+    <deny send_destination="com.example.Service" send_interface="com.example.Local"/>
+    <deny receive_sender="com.example.Service" receive_interface="com.example.Seat"/>
+  </policy>
+  <policy context="mandatory">
+    <deny own="com.example.Console.Never"/>
+  </policy>
+</busconfig>
+'''
+
+
+def console_script(nobody_at_console):
+    """CONSOLE_CONFIG as root, nobody and daemon, when nobody is (or is not) at the console; root
+    and daemon never are. at_console policies come after user policies and before mandatory."""
+    def script(s):
+        at = nobody_at_console
+        console_only = 'ok' if at else 'AccessDenied'
+        for label, user in (('svc', 'root'), ('r1', 'root'), ('n1', 'nobody'), ('d1', 'daemon')):
+            s.connect(label, user, expect='ok')
+        # own: at_console="true" opens what the default context closes, mandatory still wins
+        for label, name, expect in (
+                ('svc', 'com.example.Service', 'ok'),
+                ('n1', 'com.example.Console', console_only),
+                ('n1', 'com.example.Console.Sub', console_only),
+                ('n1', 'com.example.Console.Never', 'AccessDenied'),
+                ('d1', 'com.example.Console.Other', 'AccessDenied'),
+                ('r1', 'com.example.Console.Other', 'AccessDenied')):
+            s.driver(label, 'RequestName', 'su', [name, 0], expect=expect)
+        s.take('n1', expect=['signal NameAcquired'] * 2 if at else [])
+        # send: at_console="true" opens Seat; at_console="false" closes Local, which nobody's user
+        # policy opened (so the console policies are applied after the user's)
+        svc = 'com.example.Service'
+        for label, iface, expect in (
+                ('n1', 'com.example.Seat', console_only),
+                ('d1', 'com.example.Seat', 'AccessDenied'),
+                ('n1', 'com.example.Local', console_only),
+                ('d1', 'com.example.Local', 'AccessDenied'),
+                ('r1', 'com.example.Local', 'AccessDenied')):
+            s.call(label, svc, 'Hello', iface=iface, expect=expect)
+        s.take('svc', expect=['signal NameAcquired'] + ['method_call Hello'] * (2 if at else 0))
+        # receive: at_console="false" hides the service's Seat signals
+        for label in ('n1', 'd1'):
+            s.driver(label, 'AddMatch', 's', ["type='signal',sender='%s'" % svc], expect='ok')
+        for iface in ('com.example.Seat', 'com.example.Other'):
+            s.send('svc', 'signal', iface=iface, member='Changed', path='/com/example')
+        s.take('n1', expect=['signal Changed'] * (2 if at else 1))
+        s.take('d1', expect=['signal Changed'])
+    return script
+
+
+# Where a broker may learn that a user sits at the console. dbus-daemon (1.14, as Debian builds it)
+# asks logind whenever /run/systemd/seats/ exists: sd_uid_get_seats() reads the user's state file,
+# in which logind lists the seats the user is online at. Debian's build has no console auth dir, so
+# /var/run/console/USER (pam_console) is not looked at.
+LOGIND_SEATS_DIR = '/run/systemd/seats'
+LOGIND_USERS_DIR = '/run/systemd/users'
+CONSOLE_AUTH_DIR = '/var/run/console'
+
+
+class PolicyAtConsoleTest(PolicyDifferentialTest):
+    """at_console policies with nobody at the console and not: the files that say so are created
+    before the brokers start (a connection's console state is taken when it connects) and removed
+    by the test's cleanup, pass or fail."""
+
+    def put_file(self, path, text=''):
+        """Creates path (and its directory, if missing) until the test ends; a path that exists
+        already is someone else's, and the test is skipped rather than touch it."""
+        if os.path.lexists(path):
+            self.skipTest('%s exists already; not touching it' % path)
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.mkdir(directory, 0o755)
+            self.addCleanup(os.rmdir, directory)
+        with open(path, 'w') as f:
+            f.write(text)
+        self.addCleanup(os.remove, path)
+
+    def run_console(self, nobody_at_console):
+        return self.run_both(console_script(nobody_at_console), config_text=CONSOLE_CONFIG,
+                             users_needed=('root', 'nobody', 'daemon'))
+
+    def test_a_logind_seat_puts_nobody_at_the_console_for_both_brokers(self):
+        if not os.path.isdir(LOGIND_SEATS_DIR):
+            self.skipTest('no %s: dbus-daemon has no way to see a console user here'
+                          % LOGIND_SEATS_DIR)
+        if os.path.isdir('/run/systemd/system'):
+            self.skipTest('booted with systemd: logind owns its state files, none is forged')
+        away = self.run_console(False)
+        self.put_file(os.path.join(LOGIND_USERS_DIR, str(pwd.getpwnam('nobody').pw_uid)),
+                      'ONLINE_SEATS=seat0\n')
+        seated = self.run_console(True)
+        self.assertNotEqual(seated['dbus-daemon'].transcript, away['dbus-daemon'].transcript,
+                            'at_console made no difference: the test proves nothing')
+
+    def test_a_var_run_console_file_gives_the_same_answers_as_dbus_daemon(self):
+        away = self.run_console(False)
+        self.put_file(os.path.join(CONSOLE_AUTH_DIR, 'nobody'))
+        with_file = self.run_console(False)  # as captured from dbus-daemon: the file is not read
+        self.assertEqual(with_file['dbus-daemon'].transcript, away['dbus-daemon'].transcript)
