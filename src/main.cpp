@@ -153,14 +153,11 @@ std::vector<std::string> watched_dirs(const jetbus::config::BusConfig& c) {
     return dirs;
 }
 
-// As dbus-daemon decides at_console: on a machine booted with systemd, a user with a seat (logind);
-// elsewhere, a user whose name is a file in /var/run/console/ (pam_console).
+// As Debian's dbus-daemon decides at_console: where logind keeps seats (/run/systemd/seats/), a user
+// with a seat; elsewhere nobody (it is built without pam_console's /var/run/console).
 bool user_at_console(uid_t uid) {
-    if (sd_booted() > 0) return sd_uid_get_seats(uid, 0, nullptr) > 0;
-    const passwd* pw = getpwuid(uid);
-    if (!pw) return false;
-    const std::string path = std::string("/var/run/console/") + pw->pw_name;
-    return ::access(path.c_str(), F_OK) == 0;
+    if (::access("/run/systemd/seats/", F_OK) != 0) return false;
+    return sd_uid_get_seats(uid, 0, nullptr) > 0;
 }
 
 struct Bound {
