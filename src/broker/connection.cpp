@@ -23,7 +23,6 @@ namespace {
 
 constexpr size_t input_buffer_size = 64 * 1024;   // one read takes many small messages at once
 constexpr size_t max_iov_per_write = 64;          // messages gathered into one sendmsg
-constexpr size_t max_reads_per_wakeup = 16;       // fairness: then others get their turn
 
 }  // namespace
 
@@ -62,22 +61,18 @@ void Connection::set_registered(std::string unique_name) {
     timer_.cancel();  // auth_timeout runs until Hello, as in dbus-daemon
 }
 
+// Each read is one operation of the reactor (reactor_read.h): performed at once while the socket may
+// hold more, queued without a syscall once it was drained, so reading costs only its recvmsg. Every
+// read goes back through the event loop, which keeps one busy peer from starving the others.
 void Connection::arm_read() {
-    if (read_armed_ || !is_open()) return;
-    read_armed_ = true;
-    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                       [self = shared_from_this()](const boost::system::error_code& ec) {
-                           self->read_armed_ = false;
-                           if (ec || !self->is_open()) return;
-                           self->on_readable();
-                           self->bus_.flush_dirty();
-                       });
+    if (read_op_.started() || !is_open()) return;
+    read_op_.start(shared_from_this(), bus_.io(), socket_);
 }
 
 void Connection::arm_write() {
     if (write_armed_ || !is_open()) return;
     write_armed_ = true;
-    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write,
+    socket_.async_wait(boost::asio::socket_base::wait_write,
                        [self = shared_from_this()](const boost::system::error_code& ec) {
                            self->write_armed_ = false;
                            if (ec || !self->is_open()) return;
@@ -86,9 +81,6 @@ void Connection::arm_write() {
                        });
 }
 
-// Asio registers descriptors edge-triggered, so a wakeup must read until the socket is drained: EAGAIN,
-// or a short read that carried no fds (a read stops early only at a message with fds). When the fairness
-// budget runs out first, the rest is read from a posted continuation instead of a new wait.
 bool Connection::over_incoming_limits() const {
     return charge_->bytes >= bus_.limits().max_incoming_bytes || charge_->fds >= bus_.limits().max_incoming_unix_fds;
 }
@@ -101,40 +93,45 @@ void Connection::on_charge_released() {
     arm_read();
 }
 
-void Connection::on_readable() {
-    // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
-    const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
-    for (size_t i = 0; i < max_reads_per_wakeup; ++i) {
-        if (!is_open()) return;
-        if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
-            reading_paused_ = true;
-            return;  // on_charge_released() starts reading again
-        }
-        if (large_) {
-            if (!read_large()) return is_open() ? arm_read() : void();
-            continue;
-        }
-        compact_input();
-        std::vector<int> fds;
-        const size_t space = in_.size() - in_end_;
-        const ssize_t n = receive_with_fds(socket_.native_handle(), {in_.data() + in_end_, space}, fds);
-        for (int fd : fds) in_fds_.push_back(fd);
-        if (n == -EAGAIN) return arm_read();
-        if (n == 0) return close("peer closed the connection");
-        if (n < 0) return close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
-        if (in_fds_.size() > bus_.limits().max_incoming_unix_fds) {
-            return close("too many unix fds received without a message to carry them");
-        }
-        in_end_ += static_cast<size_t>(n);
-        consume_input();
-        if (!fds.empty() || fd_timer_armed_) watch_pending_fds();
-        if (static_cast<size_t>(n) < space && fds.empty() && !large_) return arm_read();
+ssize_t Connection::read_once() {
+    read_fds_.clear();
+    if (large_) {
+        read_space_ = large_->raw_size() - large_have_;
+        return receive_with_fds(socket_.native_handle(), {large_->raw_data() + large_have_, read_space_}, read_fds_);
     }
-    boost::asio::post(bus_.io(), [self = shared_from_this()] {
-        if (!self->is_open()) return;
-        self->on_readable();
-        self->bus_.flush_dirty();
-    });
+    compact_input();
+    read_space_ = in_.size() - in_end_;
+    return receive_with_fds(socket_.native_handle(), {in_.data() + in_end_, read_space_}, read_fds_);
+}
+
+void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
+    if (ec || !is_open()) return;
+    {
+        // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
+        const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
+        for (int fd : read_fds_) in_fds_.push_back(fd);
+        if (n == 0) {
+            close(large_ ? "peer closed the connection in the middle of a message" : "peer closed the connection");
+        } else if (n < 0) {
+            close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
+        } else if (in_fds_.size() > bus_.limits().max_incoming_unix_fds) {
+            close("too many unix fds received without a message to carry them");
+        } else if (large_) {
+            took_large(static_cast<size_t>(n));
+        } else {
+            in_end_ += static_cast<size_t>(n);
+            consume_input();
+            if (!read_fds_.empty() || fd_timer_armed_) watch_pending_fds();
+        }
+        if (is_open()) {
+            if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
+                reading_paused_ = true;  // on_charge_released() starts reading again
+            } else {
+                arm_read();
+            }
+        }
+    }
+    bus_.flush_dirty();
 }
 
 // fds that arrived ahead of the rest of their message may wait pending_fd_timeout, then the peer is
@@ -161,28 +158,14 @@ void Connection::watch_pending_fds() {
 }
 
 // A message larger than the input buffer is received straight into its own allocation.
-bool Connection::read_large() {
-    std::vector<int> fds;
-    uint8_t* dst = large_->raw_data() + large_have_;
-    const ssize_t n = receive_with_fds(socket_.native_handle(), {dst, large_->raw_size() - large_have_}, fds);
-    for (int fd : fds) in_fds_.push_back(fd);
-    if (n == -EAGAIN) return false;
-    if (n == 0) {
-        close("peer closed the connection in the middle of a message");
-        return false;
-    }
-    if (n < 0) {
-        close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
-        return false;
-    }
-    large_have_ += static_cast<size_t>(n);
-    if (!fds.empty() || fd_timer_armed_) watch_pending_fds();
+void Connection::took_large(size_t n) {
+    large_have_ += n;
+    if (!read_fds_.empty() || fd_timer_armed_) watch_pending_fds();
     if (large_have_ == large_->raw_size()) {
         MessagePtr m = std::move(large_);
         large_have_ = 0;
         deliver(std::move(m));
     }
-    return is_open();
 }
 
 void Connection::compact_input() {

@@ -17,6 +17,7 @@
 
 #include "broker/message.h"
 #include "broker/name_registry.h"
+#include "broker/reactor_read.h"
 #include "broker/sasl.h"
 #include "broker/transport.h"
 #include "policy/compiled_policy.h"
@@ -63,12 +64,17 @@ public:
     std::string loginfo;           // owned by Bus: `uid=... pid=... comm="..."` for denial texts
 
 private:
+    // The reactor's read operation (reactor_read.h) calls these.
+    friend class ReactorRead<Connection>;
+    ssize_t read_once();
+    bool read_exhausted(ssize_t n) const { return static_cast<size_t>(n) < read_space_ && read_fds_.empty(); }
+    void on_read(const boost::system::error_code& ec, ssize_t n);
+
     void on_charge_released() override;
     bool over_incoming_limits() const;
     void arm_read();
     void arm_write();
-    void on_readable();
-    bool read_large();
+    void took_large(size_t n);
     void consume_input();
     bool consume_auth();
     bool consume_message();
@@ -78,7 +84,8 @@ private:
 
     Bus& bus_;
     ConnectionId id_;
-    boost::asio::posix::stream_descriptor socket_;
+    ReactorSocket socket_;
+    ReactorRead<Connection> read_op_;
     boost::asio::steady_timer timer_;  // auth_timeout while authenticating, then pending_fd_timeout
     PeerCredentials creds_;
     SaslServer sasl_;
@@ -98,7 +105,8 @@ private:
     size_t out_bytes_ = 0;
     size_t out_fds_ = 0;
     size_t head_sent_ = 0;           // bytes of out_.front() already written
-    bool read_armed_ = false;
+    std::vector<int> read_fds_;      // fds of the last read (reused: no allocation per read)
+    size_t read_space_ = 0;          // the room the last read had
     bool write_armed_ = false;
     bool fd_timer_armed_ = false;
     IncomingChargePtr charge_;           // this peer's messages still in the broker

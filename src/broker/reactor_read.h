@@ -1,0 +1,80 @@
+// ReactorSocket and ReactorRead: a socket read that Asio's epoll reactor performs itself. Waiting with
+// async_wait costs an epoll_ctl(MOD) every time it is armed (Boost 1.74 re-arms non-speculative waits);
+// an operation the reactor performs — tried at once when the socket was not drained, queued without any
+// syscall when it was, and run again on the next edge — costs only its recvmsg. That takes a round trip
+// through the broker from 8 syscalls to 6.
+//
+// The reactor_op interface is Asio's internal one (boost/asio/detail), the same one its own socket
+// operations use; it is stable across the Boost releases Debian ships but is checked at compile time
+// below. The owner's read function does one recvmsg and reports -EAGAIN when there is nothing to read.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/version.hpp>
+
+static_assert(BOOST_VERSION >= 107400 && BOOST_VERSION < 108800,
+              "ReactorRead uses Asio's reactor_op interface as of Boost 1.74-1.87: check it before upgrading");
+
+namespace jetbus::broker {
+
+// A unix stream socket that lets a ReactorRead reach its reactor registration.
+class ReactorSocket : public boost::asio::local::stream_protocol::socket {
+public:
+    ReactorSocket(boost::asio::io_context& io, int fd)
+        : boost::asio::local::stream_protocol::socket(io, boost::asio::local::stream_protocol(), fd) {}
+    boost::asio::detail::reactor::per_descriptor_data& reactor_data() {
+        return impl_.get_implementation().reactor_data_;
+    }
+};
+
+// One reusable read operation. Owner provides:
+//   ssize_t read_once();            one recvmsg: bytes, 0 at end of file, -errno; -EAGAIN to wait
+//   bool read_exhausted(ssize_t n) const;  whether that read drained the socket (short, without fds)
+//   void on_read(const boost::system::error_code& aborted, ssize_t result);
+// While started, the operation keeps its owner alive.
+template <class Owner>
+class ReactorRead : public boost::asio::detail::reactor_op {
+public:
+    ReactorRead() : reactor_op(boost::system::error_code(), &ReactorRead::do_perform, &ReactorRead::do_complete) {}
+
+    bool started() const { return owner_ != nullptr; }
+
+    void start(std::shared_ptr<Owner> owner, boost::asio::io_context& io, ReactorSocket& socket) {
+        owner_ = std::move(owner);
+        ec_ = {};
+        result_ = 0;
+        auto& reactor = boost::asio::use_service<boost::asio::detail::reactor>(io);
+        reactor.start_op(boost::asio::detail::reactor::read_op, socket.native_handle(), socket.reactor_data(), this,
+                         /*is_continuation=*/true, /*allow_speculative=*/true);
+    }
+
+private:
+    static status do_perform(reactor_op* base) {
+        auto* self = static_cast<ReactorRead*>(base);
+        const ssize_t n = self->owner_->read_once();
+        if (n == -EAGAIN) return not_done;
+        self->result_ = n;
+        return n > 0 && self->owner_->read_exhausted(n) ? done_and_exhausted : done;
+    }
+
+    // owner == nullptr: the io_context is being destroyed with the operation still queued.
+    static void do_complete(void* io_owner, boost::asio::detail::operation* base, const boost::system::error_code&,
+                            std::size_t) {
+        auto* self = static_cast<ReactorRead*>(base);
+        std::shared_ptr<Owner> owner = std::move(self->owner_);  // may be the last reference to *self's owner
+        if (!io_owner || !owner) return;
+        owner->on_read(self->ec_, self->result_);
+    }
+
+    std::shared_ptr<Owner> owner_;
+    ssize_t result_ = 0;
+};
+
+}  // namespace jetbus::broker
