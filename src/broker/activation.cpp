@@ -172,19 +172,19 @@ void Activation::enqueue(Connection& caller, Waiter w, const ServiceEntry& servi
         if (service.name == systemd_name) {
             // systemd itself is not connected yet (early boot): wait for it to take its name.
             spdlog::info("Activating systemd to hand-off: service name='{}' requested by '{}' ({})", service.name,
-                         caller.unique_name(), caller.loginfo);
+                         caller.unique_name(), caller.loginfo());
             return;
         }
         if (!service.systemd_service.empty()) {
             spdlog::info("Activating via systemd: service name='{}' unit='{}' requested by '{}' ({})", service.name,
-                         service.systemd_service, caller.unique_name(), caller.loginfo);
+                         service.systemd_service, caller.unique_name(), caller.loginfo());
             p.systemd_unit = service.systemd_service;
             ask_systemd(service.systemd_service);
             return;
         }
     }
     spdlog::info("Activating service name='{}' requested by '{}' ({}){}", service.name, caller.unique_name(),
-                 caller.loginfo, options_.servicehelper.empty() ? "" : " (using servicehelper)");
+                 caller.loginfo(), options_.servicehelper.empty() ? "" : " (using servicehelper)");
     std::string error_name, text;
     if (!launch(p, service, error_name, text)) fail(service.name, error_name, text);
 }

@@ -97,9 +97,16 @@ void Bus::accept(int fd) {
     c->start();
 }
 
+// The user database is read once per user, like dbus-daemon's user cache; a reload reads it again.
+const std::optional<std::vector<gid_t>>& Bus::groups_of(uid_t uid) {
+    auto it = groups_cache_.find(uid);
+    if (it == groups_cache_.end()) it = groups_cache_.emplace(uid, policy::unix_groups_of(uid)).first;
+    return it->second;
+}
+
 bool Bus::admit(Connection& c) {
     if (policy_ && !c.anonymous()) {
-        const auto groups = policy::unix_groups_of(c.uid());
+        const auto& groups = groups_of(c.uid());
         const policy::Verdict v = groups ? policy_->can_connect(c.uid(), *groups) : policy::Verdict{};
         if (!v.allowed) {
             spdlog::warn("refusing uid {}: {}", c.uid(),
@@ -109,10 +116,6 @@ bool Bus::admit(Connection& c) {
         }
     }
     c.admitted = true;
-    c.loginfo = policy::format_loginfo(c.anonymous() ? std::nullopt : std::optional<uid_t>(c.uid()),
-                                       c.credentials().pid > 0 ? std::optional<pid_t>(c.credentials().pid)
-                                                               : std::nullopt,
-                                       policy::command_for_pid(c.credentials().pid), c.credentials().security_label);
     take_snapshot(c);
     return true;
 }
@@ -321,7 +324,7 @@ void Bus::deliver_activated(Connection& from, MessagePtr m) { route_unicast(from
 void Bus::on_activation_failure(Connection& from, const Message& m) {
     if (names_.owner(systemd_name) != from.id() || (from.uid() != 0 && from.uid() != ::getuid())) {
         spdlog::warn("Ignoring forged ActivationFailure message from connection {} ({})", from.unique_name(),
-                     from.loginfo);
+                     from.loginfo());
         return;
     }
     std::string_view unit, error_name, text;

@@ -140,6 +140,7 @@ private:
     // Policy checks (bus_policy.cpp). from/to nullptr stands for the bus driver. On a refusal that
     // the sender should hear of, text gets dbus-daemon's AccessDenied wording.
     policy::Subject subject_of(const Connection& c) const;
+    const std::optional<std::vector<gid_t>>& groups_of(uid_t uid);
     void take_snapshot(Connection& c);
     std::span<const std::string_view> names_for_policy(const Connection* c, std::vector<std::string_view>& out) const;
     std::string full_queue_text(const Connection& from, const Connection& to, const Message& m) const;
@@ -172,6 +173,7 @@ private:
     match::MatchRegistry matches_;
     match::MatchRegistry monitor_rules_;
     std::optional<policy::CompiledPolicy> policy_;
+    std::unordered_map<uid_t, std::optional<std::vector<gid_t>>> groups_cache_;  // emptied by set_policy
     std::vector<std::string_view> sender_names_;    // reused by policy checks
     std::vector<std::string_view> receiver_names_;
     std::vector<ConnectionId> monitors_;

@@ -26,6 +26,7 @@ policy::MessageFacts facts_of(const wire::Header& h) {
 
 void Bus::set_policy(policy::CompiledPolicy p) {
     policy_ = std::move(p);
+    groups_cache_.clear();  // a reload is also when changed group memberships take effect
     for (auto& [id, c] : connections_) {
         if (c->admitted) take_snapshot(*c);
     }
@@ -35,7 +36,8 @@ policy::Subject Bus::subject_of(const Connection& c) const {
     policy::Subject s;
     if (!c.anonymous()) s.uid = c.uid();
     // Decided once per snapshot (at connect and reload), as dbus-daemon does.
-    s.at_console = s.uid && options_.at_console && options_.at_console(*s.uid);
+    s.at_console = s.uid && options_.at_console && policy_ && policy_->has_console_rules() &&
+                   options_.at_console(*s.uid);
     s.groups = c.credentials().groups;
     s.groups.push_back(c.credentials().gid);  // SO_PEERGROUPS lists the supplementary groups only
     return s;
@@ -78,9 +80,9 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
     if (from) {
         v = from->policy.can_send(facts, names_for_policy(to, receiver_names_));
         if (v.log && v.allowed && addressed) {
-            const policy::PeerDescription s{from->unique_name(), from->loginfo};
+            const policy::PeerDescription s{from->unique_name(), from->loginfo()};
             const policy::PeerDescription r{to ? std::string_view(to->unique_name()) : std::string_view{},
-                                            to ? std::string_view(to->loginfo) : std::string_view{}};
+                                            to ? std::string_view(to->loginfo()) : std::string_view{}};
             spdlog::info("{}", policy::format_message_complaint(policy::Complaint::would_reject, v, facts, &s,
                                                                 to ? &r : nullptr));
         }
@@ -94,9 +96,9 @@ bool Bus::allowed(const Connection* from, const Connection* to, const Message& m
     if (v.allowed) return true;
     if (addressed) {
         const policy::PeerDescription s{from ? std::string_view(from->unique_name()) : driver_name,
-                                        from ? std::string_view(from->loginfo) : std::string_view{}};
+                                        from ? std::string_view(from->loginfo()) : std::string_view{}};
         const policy::PeerDescription r{to ? std::string_view(to->unique_name()) : driver_name,
-                                        to ? std::string_view(to->loginfo) : std::string_view{}};
+                                        to ? std::string_view(to->loginfo()) : std::string_view{}};
         std::string words = policy::format_message_complaint(complaint, v, facts, from ? &s : nullptr,
                                                              to ? &r : nullptr);
         spdlog::warn("{}", words);
@@ -113,7 +115,7 @@ bool Bus::may_activate(Connection& from, const Message& m, std::string& text) {
     const std::string_view destination[] = {m.header().destination};
     const policy::Verdict v = from.policy.can_send(facts, destination);
     if (v.allowed) return true;
-    const policy::PeerDescription s{from.unique_name(), from.loginfo};
+    const policy::PeerDescription s{from.unique_name(), from.loginfo()};
     text = policy::format_message_complaint(policy::Complaint::rejected_send, v, facts, &s, nullptr);
     spdlog::warn("{}", text);
     return false;
@@ -122,8 +124,8 @@ bool Bus::may_activate(Connection& from, const Message& m, std::string& text) {
 std::string Bus::full_queue_text(const Connection& from, const Connection& to, const Message& m) const {
     const wire::Header& h = m.header();
     policy::MessageFacts facts = facts_of(h);
-    const policy::PeerDescription s{from.unique_name(), from.loginfo};
-    const policy::PeerDescription r{to.unique_name(), to.loginfo};
+    const policy::PeerDescription s{from.unique_name(), from.loginfo()};
+    const policy::PeerDescription r{to.unique_name(), to.loginfo()};
     return policy::format_message_complaint(policy::Complaint::full_queue, policy::Verdict{}, facts, &s, &r);
 }
 

@@ -55,6 +55,15 @@ void Connection::start() {
     arm_read();
 }
 
+const std::string& Connection::loginfo() const {
+    if (loginfo_.empty()) {
+        loginfo_ = policy::format_loginfo(anonymous() ? std::nullopt : std::optional<uid_t>(uid()),
+                                          creds_.pid > 0 ? std::optional<pid_t>(creds_.pid) : std::nullopt,
+                                          policy::command_for_pid(creds_.pid), creds_.security_label);
+    }
+    return loginfo_;
+}
+
 void Connection::set_registered(std::string unique_name) {
     unique_name_ = std::move(unique_name);
     state_ = ConnectionState::active;

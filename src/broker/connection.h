@@ -61,7 +61,9 @@ public:
     bool flush_scheduled = false;  // owned by Bus: already in its dirty list
     bool admitted = false;         // owned by Bus: authenticated and counted against its user
     policy::PolicySnapshot policy; // owned by Bus: the rules that apply to this peer (taken at admission)
-    std::string loginfo;           // owned by Bus: `uid=... pid=... comm="..."` for denial texts
+    // `uid=... pid=... comm="..."` as dbus-daemon words a peer in denial texts; read from /proc the
+    // first time a text needs it, so a connection that is never refused costs no /proc read.
+    const std::string& loginfo() const;
 
 private:
     // The reactor's read operation (reactor_read.h) calls these.
@@ -111,6 +113,7 @@ private:
     bool fd_timer_armed_ = false;
     IncomingChargePtr charge_;           // this peer's messages still in the broker
     bool reading_paused_ = false;        // stopped reading until charge_ falls under the limits
+    mutable std::string loginfo_;        // empty until loginfo() first asked
 };
 
 }  // namespace jetbus::broker

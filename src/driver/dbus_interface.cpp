@@ -127,7 +127,7 @@ void Driver::update_activation_environment(Call& c) {
         return reply_error(c, DriverError::access_denied,
                            fmt::format("rejected attempt to call UpdateActivationEnvironment by connection {} ({}) "
                                        "with uid {}",
-                                       c.from.unique_name(), c.from.loginfo, c.from.uid()));
+                                       c.from.unique_name(), c.from.loginfo(), c.from.uid()));
     }
     if (bus_.activation().uses_servicehelper()) {
         return reply_error(c, DriverError::access_denied, "Cannot change activation environment on a system bus.");
@@ -189,7 +189,7 @@ void Driver::add_match(Call& c) {
     if (rule->eavesdrop && bus_.type() == "system" && c.from.uid() != 0 && c.from.uid() != ::getuid()) {
         return reply_error(c, DriverError::access_denied,
                            fmt::format("rejected attempt to call AddMatch by connection {} ({}) with uid {}",
-                                       c.from.unique_name(), c.from.loginfo, c.from.uid()));
+                                       c.from.unique_name(), c.from.loginfo(), c.from.uid()));
     }
     if (bus_.matches().count(c.from.id()) >= bus_.limits().max_match_rules_per_connection) {
         return reply_error(c, DriverError::limits_exceeded,

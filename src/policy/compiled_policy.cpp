@@ -169,6 +169,10 @@ CompiledPolicy CompiledPolicy::compile(const config::BusConfig& config, uid_t bu
     return policy;
 }
 
+bool CompiledPolicy::has_console_rules() const {
+    return !rules_->console_true.empty() || !rules_->console_false.empty();
+}
+
 PolicySnapshot CompiledPolicy::snapshot(const Subject& subject) const {
     PolicySnapshot s;
     s.rules_ = rules_;

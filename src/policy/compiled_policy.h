@@ -85,6 +85,9 @@ public:
     // looks them up by uid and refuses a uid it cannot look up: see unix_groups_of()).
     Verdict can_connect(uid_t uid, std::span<const gid_t> groups) const;
 
+    // Whether any at_console policy exists: only then is a user's console state worth asking.
+    bool has_console_rules() const;
+
 private:
     std::shared_ptr<const CompiledRules> rules_;
 };
