@@ -116,11 +116,65 @@ wire::WireError Message::reparse() {
     return wire::WireError::none;
 }
 
+namespace {
+
+void put_u32(uint8_t* p, uint32_t v, wire::Endian endian) {
+    if (endian != wire::native_endian) v = __builtin_bswap32(v);
+    std::memcpy(p, &v, 4);
+}
+
+constexpr size_t align8(size_t n) { return (n + 7) & ~size_t{7}; }
+
+}  // namespace
+
+// The common case: no sender field yet and nothing to drop. The fields are kept byte for byte, moved
+// down into the headroom, and the sender field is appended after them: no field is re-marshalled.
+void Message::append_sender(const wire::Header& old, std::string_view sender) {
+    uint8_t* raw = raw_data();
+    uint32_t fields_len;
+    std::memcpy(&fields_len, raw + 12, 4);
+    if (old.endian != wire::native_endian) fields_len = __builtin_bswap32(fields_len);
+    const size_t fields_end = wire::fixed_header_size + fields_len;
+    const size_t sender_at = align8(fields_end);  // each field is an 8-aligned struct
+    const size_t new_fields_end = sender_at + 8 + sender.size() + 1;
+    const size_t new_header = align8(new_fields_end);
+    const size_t body_at = restamp_headroom + old.body_offset;
+    const size_t new_begin = body_at - new_header;
+    uint8_t* out = storage() + new_begin;
+    std::memmove(out, raw, fields_end);
+    std::memset(out + fields_end, 0, sender_at - fields_end);
+    uint8_t* field = out + sender_at;
+    field[0] = static_cast<uint8_t>(wire::HeaderField::sender);
+    field[1] = 1;
+    field[2] = 's';
+    field[3] = 0;
+    put_u32(field + 4, static_cast<uint32_t>(sender.size()), old.endian);
+    std::memcpy(field + 8, sender.data(), sender.size());
+    std::memset(field + 8 + sender.size(), 0, new_header - (new_fields_end - 1));
+    put_u32(out + 12, static_cast<uint32_t>(new_fields_end - wire::fixed_header_size), old.endian);
+
+    header_ = old;
+    const char* from = reinterpret_cast<const char*>(raw);
+    const char* to = reinterpret_cast<const char*>(out);
+    for (std::string_view* v : {&header_.path, &header_.interface, &header_.member, &header_.error_name,
+                                &header_.destination, &header_.signature}) {
+        if (!v->empty()) *v = std::string_view(to + (v->data() - from), v->size());
+    }
+    header_.sender = std::string_view(reinterpret_cast<const char*>(field + 8), sender.size());
+    header_.body_offset = new_header;
+    begin_ = new_begin;
+    end_ = body_at + old.body_length;
+}
+
 wire::WireError Message::restamp(std::string_view sender) {
     const uint8_t* raw = raw_data();
     auto parsed = wire::parse_header({raw, raw_size_});
     if (!parsed) return parsed.error();
     const wire::Header& old = *parsed;
+    if (old.sender.empty() && !old.has_unknown_fields) {
+        append_sender(old, sender);
+        return wire::WireError::none;
+    }
 
     wire::HeaderFields f = wire::fields_of(old);
     f.sender = sender;

@@ -86,6 +86,7 @@ public:
     }
 
 private:
+    void append_sender(const wire::Header& old, std::string_view sender);
     explicit Message(size_t capacity) : capacity_(capacity) {}
     ~Message();
     static Message* allocate(size_t capacity);

@@ -227,6 +227,7 @@ Expected<Header, WireError> parse_header(std::span<const uint8_t> message) {
 
 HeaderFields fields_of(const Header& h) {
     HeaderFields f;
+    f.endian = h.endian;
     f.type = h.type;
     f.flags = h.flags;
     f.serial = h.serial;
@@ -273,9 +274,13 @@ size_t fields_length(const HeaderFields& f) {
 
 class HeaderOut {
 public:
-    explicit HeaderOut(uint8_t* p) : p_(p) {}
+    HeaderOut(uint8_t* p, Endian endian) : p_(p), swap_(endian != native_endian) {}
     void u8(uint8_t v) { p_[pos_++] = v; }
-    void u32(uint32_t v) { std::memcpy(p_ + pos_, &v, 4); pos_ += 4; }
+    void u32(uint32_t v) {
+        if (swap_) v = __builtin_bswap32(v);
+        std::memcpy(p_ + pos_, &v, 4);
+        pos_ += 4;
+    }
     void text(std::string_view s) {
         std::memcpy(p_ + pos_, s.data(), s.size());
         pos_ += s.size();
@@ -293,6 +298,7 @@ public:
 
 private:
     uint8_t* p_;
+    bool swap_;
     size_t pos_ = 0;
 };
 
@@ -318,8 +324,8 @@ std::string_view* view_of(Header& h, HeaderField code) {
 size_t write_header_impl(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out, Header* written) {
     size_t fields_len = fields_length(f);
     assert(out.size() >= align8(fixed_header_size + fields_len));
-    HeaderOut w(out.data());
-    w.u8(static_cast<uint8_t>(native_endian));
+    HeaderOut w(out.data(), f.endian);
+    w.u8(static_cast<uint8_t>(f.endian));
     w.u8(static_cast<uint8_t>(f.type));
     w.u8(f.flags);
     w.u8(protocol_version);
@@ -349,7 +355,7 @@ size_t write_header_impl(const HeaderFields& f, uint32_t body_length, std::span<
     w.pad8();
     if (written) {
         Header& h = *written;
-        h.endian = native_endian;
+        h.endian = f.endian;
         h.type = f.type;
         h.flags = f.flags;
         h.body_length = body_length;

@@ -45,6 +45,7 @@ Expected<Header, WireError> parse_header(std::span<const uint8_t> message);
 
 // The fields of a header to write. Empty string_views and nullopt are left out.
 struct HeaderFields {
+    Endian endian = native_endian;  // a re-stamped header keeps its message's byte order (the body's)
     MessageType type = MessageType::invalid;
     uint8_t flags = 0;
     uint32_t serial = 0;
@@ -66,7 +67,7 @@ HeaderFields fields_of(const Header& h);
 size_t header_size(const HeaderFields& f);
 
 // Writes the header (fixed part, field array, padding to 8) into out, which must hold header_size(f)
-// bytes, in the host's byte order. Returns the bytes written.
+// bytes, in f.endian's byte order. Returns the bytes written.
 size_t write_header(const HeaderFields& f, uint32_t body_length, std::span<uint8_t> out);
 
 // The same, and fills `written` with the header just written, its views pointing into out: what

@@ -22,10 +22,15 @@ MessagePtr received(const std::vector<uint8_t>& raw) {
     return m;
 }
 
-std::vector<uint8_t> call_bytes(std::string_view forged_sender) {
+std::vector<uint8_t> call_bytes(std::string_view forged_sender, wire::Endian endian = wire::native_endian) {
     std::vector<uint8_t> body;
     wire::Writer(body).string("payload");
+    if (endian != wire::native_endian) {
+        const uint32_t len = __builtin_bswap32(7);
+        std::memcpy(body.data(), &len, 4);
+    }
     wire::HeaderFields f;
+    f.endian = endian;
     f.type = wire::MessageType::method_call;
     f.serial = 5;
     f.path = "/a/b";
@@ -56,6 +61,54 @@ TEST_CASE("Restamp sets the sender the bus knows and keeps every other field and
     CHECK(reparsed->sender == ":1.42");
     CHECK(m->body().size() == 4 + 7 + 1);
     CHECK(std::memcmp(m->body().data() + 4, "payload", 7) == 0);
+}
+
+TEST_CASE("Restamp appends the sender after the fields it keeps byte for byte") {
+    const std::vector<uint8_t> raw = call_bytes("");
+    MessagePtr m = received(raw);
+    REQUIRE(m->restamp(":1.42") == wire::WireError::none);
+    auto original = wire::parse_header({raw.data(), raw.size()});
+    REQUIRE(original);
+    const auto out = m->bytes();
+    uint32_t old_len, new_len;
+    std::memcpy(&old_len, raw.data() + 12, 4);
+    std::memcpy(&new_len, out.data() + 12, 4);
+    // The old fields, unchanged, then the sender field at the next 8-aligned offset.
+    CHECK(std::memcmp(out.data(), raw.data(), 12) == 0);
+    CHECK(std::memcmp(out.data() + 16, raw.data() + 16, old_len) == 0);
+    const size_t at = (16 + old_len + 7) / 8 * 8;
+    CHECK(out[at] == 7);
+    CHECK(std::memcmp(out.data() + at + 8, ":1.42", 6) == 0);
+    CHECK(new_len == at + 8 + 6 - 16);
+    auto reparsed = wire::parse_header(out);
+    REQUIRE(reparsed);
+    CHECK(reparsed->path == original->path);
+    CHECK(reparsed->interface == original->interface);
+    CHECK(reparsed->destination == original->destination);
+    CHECK(reparsed->signature == original->signature);
+    CHECK(reparsed->sender == ":1.42");
+    CHECK(reparsed->body_offset == m->header().body_offset);
+    CHECK(m->header().signature == "s");
+    CHECK(std::equal(m->body().begin(), m->body().end(), raw.begin() + static_cast<long>(original->body_offset)));
+}
+
+TEST_CASE("Restamp keeps a big-endian message big-endian, header and body alike") {
+    for (std::string_view forged : {"", ":1.999"}) {
+        CAPTURE(forged);
+        MessagePtr m = received(call_bytes(forged, wire::Endian::big));
+        REQUIRE(m->restamp(":1.5") == wire::WireError::none);
+        CHECK(m->bytes()[0] == 'B');
+        auto reparsed = wire::parse_header(m->bytes());
+        REQUIRE(reparsed);
+        CHECK(reparsed->endian == wire::Endian::big);
+        CHECK(reparsed->sender == ":1.5");
+        CHECK(reparsed->member == "Do");
+        CHECK(reparsed->serial == 5);
+        CHECK(m->header().sender == ":1.5");
+        const uint8_t* body = m->body().data();
+        CHECK(body[3] == 7);  // the string's length, still big-endian
+        CHECK(std::memcmp(body + 4, "payload", 7) == 0);
+    }
 }
 
 TEST_CASE("Restamp replaces a sender field forged by the client") {
