@@ -261,7 +261,7 @@ bool Connection::consume_message() {
 }
 
 void Connection::deliver(MessagePtr m) {
-    const wire::WireError err = m->restamp(unique_name_);
+    const wire::WireError err = m->restamp(unique_name_, &recent_names_);
     if (err != wire::WireError::none) {
         return close(fmt::format("malformed message: {}", wire::to_string(err)));
     }

@@ -114,6 +114,7 @@ private:
     IncomingChargePtr charge_;           // this peer's messages still in the broker
     bool reading_paused_ = false;        // stopped reading until charge_ falls under the limits
     mutable std::string loginfo_;        // empty until loginfo() first asked
+    wire::RecentNames recent_names_;     // this peer's header names already validated
 };
 
 }  // namespace jetbus::broker

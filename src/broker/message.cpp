@@ -166,9 +166,9 @@ void Message::append_sender(const wire::Header& old, std::string_view sender) {
     end_ = body_at + old.body_length;
 }
 
-wire::WireError Message::restamp(std::string_view sender) {
+wire::WireError Message::restamp(std::string_view sender, wire::RecentNames* recent) {
     const uint8_t* raw = raw_data();
-    auto parsed = wire::parse_header({raw, raw_size_});
+    auto parsed = wire::parse_header({raw, raw_size_}, recent);
     if (!parsed) return parsed.error();
     const wire::Header& old = *parsed;
     if (old.sender.empty() && !old.has_unknown_fields) {

@@ -60,7 +60,8 @@ public:
 
     // Parses the raw message and rewrites its header in place: sender stamped, unknown fields and any
     // client-supplied sender dropped. The body does not move.
-    wire::WireError restamp(std::string_view sender);
+    // recent: the sender's recently validated names (wire::RecentNames), or nullptr.
+    wire::WireError restamp(std::string_view sender, wire::RecentNames* recent = nullptr);
 
     const wire::Header& header() const { return header_; }
     std::span<const uint8_t> bytes() const { return {storage() + begin_, end_ - begin_}; }

@@ -101,7 +101,8 @@ WireError check_required(const Header& h) {
 
 // The common case, a known field carrying its own type with a valid value, read straight from the bytes
 // at `at` (8-aligned). Returns the end of the field, or 0 to let the exact path find and name the fault.
-size_t fast_field(std::span<const uint8_t> b, size_t at, bool swap, Header& h, unsigned& seen) {
+size_t fast_field(std::span<const uint8_t> b, size_t at, bool swap, Header& h, unsigned& seen,
+                  RecentNames* recent) {
     const uint8_t* p = b.data() + at;
     size_t avail = b.size() - at;
     uint8_t code = p[0];
@@ -125,18 +126,20 @@ size_t fast_field(std::span<const uint8_t> b, size_t at, bool swap, Header& h, u
     size_t text = type == 'g' ? 5 : 8;
     if (avail <= text + len || p[text + len] != 0) return 0;
     std::string_view v(reinterpret_cast<const char*>(p + text), len);
-    bool ok = false;
+    const bool known = recent && recent->known(code, v);
+    bool ok = known;
     switch (static_cast<HeaderField>(code)) {
-    case HeaderField::path: ok = is_valid_object_path(v); h.path = v; break;
-    case HeaderField::interface: ok = is_valid_interface_name(v); h.interface = v; break;
-    case HeaderField::member: ok = is_valid_member_name(v); h.member = v; break;
-    case HeaderField::error_name: ok = is_valid_error_name(v); h.error_name = v; break;
-    case HeaderField::destination: ok = is_valid_bus_name(v); h.destination = v; break;
-    case HeaderField::sender: ok = is_valid_bus_name(v); h.sender = v; break;
-    case HeaderField::signature: ok = check_signature(v) == WireError::none; h.signature = v; break;
+    case HeaderField::path: ok = ok || is_valid_object_path(v); h.path = v; break;
+    case HeaderField::interface: ok = ok || is_valid_interface_name(v); h.interface = v; break;
+    case HeaderField::member: ok = ok || is_valid_member_name(v); h.member = v; break;
+    case HeaderField::error_name: ok = ok || is_valid_error_name(v); h.error_name = v; break;
+    case HeaderField::destination: ok = ok || is_valid_bus_name(v); h.destination = v; break;
+    case HeaderField::sender: ok = ok || is_valid_bus_name(v); h.sender = v; break;
+    case HeaderField::signature: ok = ok || check_signature(v) == WireError::none; h.signature = v; break;
     default: break;
     }
     if (!ok) return 0;
+    if (recent && !known) recent->remember(code, v);
     seen |= 1u << code;
     return at + text + len + 1;
 }
@@ -153,7 +156,7 @@ WireError slow_field(std::span<const uint8_t> b, size_t& at, Endian endian, Head
 }
 
 // Fields occupy [16, header.size()); each starts 8-aligned after zero padding.
-WireError read_fields(std::span<const uint8_t> header, Endian endian, Header& h) {
+WireError read_fields(std::span<const uint8_t> header, Endian endian, Header& h, RecentNames* recent) {
     bool swap = endian != native_endian;
     size_t at = fixed_header_size;
     unsigned seen = 0;
@@ -163,7 +166,7 @@ WireError read_fields(std::span<const uint8_t> header, Endian endian, Header& h)
             if (header[at] != 0) return WireError::bad_padding;
         }
         if (at == header.size()) return WireError::truncated;
-        size_t next = fast_field(header, at, swap, h, seen);
+        size_t next = fast_field(header, at, swap, h, seen, recent);
         if (next != 0) {
             at = next;
         } else if (WireError e = slow_field(header, at, endian, h, seen); e != WireError::none) {
@@ -197,7 +200,21 @@ Expected<size_t, WireError> message_size(std::span<const uint8_t> fixed) {
     return total;
 }
 
-Expected<Header, WireError> parse_header(std::span<const uint8_t> message) {
+bool RecentNames::known(uint8_t code, std::string_view v) const {
+    if (code >= std::size(by_code_)) return false;
+    const Entry& e = by_code_[code];
+    return e.set && e.size == v.size() && std::memcmp(e.text, v.data(), v.size()) == 0;
+}
+
+void RecentNames::remember(uint8_t code, std::string_view v) {
+    if (code >= std::size(by_code_) || v.size() > capacity) return;
+    Entry& e = by_code_[code];
+    std::memcpy(e.text, v.data(), v.size());
+    e.size = static_cast<uint8_t>(v.size());
+    e.set = true;
+}
+
+Expected<Header, WireError> parse_header(std::span<const uint8_t> message, RecentNames* recent) {
     auto size = message_size(message);
     if (!size) return unexpected(size.error());
     if (message.size() < *size) return unexpected(WireError::truncated);
@@ -214,7 +231,7 @@ Expected<Header, WireError> parse_header(std::span<const uint8_t> message) {
     if (h.serial == 0) return unexpected(WireError::bad_serial);
 
     size_t fields_end = fixed_header_size + load_u32(p + 12, swap);
-    if (WireError e = read_fields(message.first(fields_end), h.endian, h); e != WireError::none) {
+    if (WireError e = read_fields(message.first(fields_end), h.endian, h, recent); e != WireError::none) {
         return unexpected(e);
     }
     h.body_offset = align8(fields_end);

@@ -40,8 +40,27 @@ struct Header {
 // validating endian, version, type and the 128 MiB limit. Needs at least fixed_header_size bytes.
 Expected<size_t, WireError> message_size(std::span<const uint8_t> fixed_header);
 
-// Parses and validates the header of one complete message (all of message_size() bytes).
-Expected<Header, WireError> parse_header(std::span<const uint8_t> message);
+// The names one peer sent last, each known valid: a header field equal byte for byte to the one before
+// it skips validating it again. A peer mostly repeats its path, interface, member and destination.
+// Fixed storage, so remembering allocates nothing; longer names are simply validated every time.
+class RecentNames {
+public:
+    bool known(uint8_t code, std::string_view v) const;
+    void remember(uint8_t code, std::string_view v);
+
+private:
+    static constexpr size_t capacity = 80;
+    struct Entry {
+        uint8_t size = 0;
+        bool set = false;
+        char text[capacity];
+    };
+    Entry by_code_[9];  // indexed by header field code (1..8)
+};
+
+// Parses and validates the header of one complete message (all of message_size() bytes). With
+// `recent`, names the same peer sent before are not validated again.
+Expected<Header, WireError> parse_header(std::span<const uint8_t> message, RecentNames* recent = nullptr);
 
 // The fields of a header to write. Empty string_views and nullopt are left out.
 struct HeaderFields {
