@@ -1,5 +1,6 @@
-// Forked echo server: owns a name, replies to Echo(ay) with the same payload, and lives
-// until the client process kills it (or dies: PR_SET_PDEATHSIG).
+// Forked echo server: owns a name, replies to Echo(ay) with the same payload, counts
+// Sink calls, answers Consume and TakeFd with what it got, and lives until the client
+// process kills it (or dies: PR_SET_PDEATHSIG).
 #include "echo_server.h"
 
 #include <fmt/core.h>
@@ -7,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,9 +39,39 @@ int reply_echo(sd_bus_message* call) {
     return r < 0 ? r : 1;
 }
 
-int on_call(sd_bus_message* m, void*, sd_bus_error*) {
-    if (!sd_bus_message_is_method_call(m, Target::interface, Target::method)) return 0;
-    return reply_echo(m);
+// Sink(t sequence, ay): no reply; the sequence goes to the shared counter, which checks order.
+int record_sink(sd_bus_message* call, SharedProgress* sink) {
+    std::uint64_t sequence = UINT64_MAX;  // an unreadable body counts as out of order
+    sd_bus_message_read(call, "t", &sequence);
+    if (sink) sink->record(0, sequence);
+    return 1;
+}
+
+// Consume(ay) -> t: the reply carries the number of bytes received, nothing else.
+int reply_consume(sd_bus_message* call) {
+    const void* data = nullptr;
+    std::size_t size = 0;
+    if (sd_bus_message_read_array(call, 'y', &data, &size) < 0)
+        return sd_bus_reply_method_errorf(call, SD_BUS_ERROR_INVALID_ARGS, "Consume wants ay");
+    return sd_bus_reply_method_return(call, "t", static_cast<std::uint64_t>(size));
+}
+
+// TakeFd(h) -> t: the inode of the received fd proves it arrived open and was the one sent.
+int reply_take_fd(sd_bus_message* call) {
+    int fd = -1;
+    struct stat st {};
+    if (sd_bus_message_read(call, "h", &fd) < 0 || fstat(fd, &st) < 0)
+        return sd_bus_reply_method_errorf(call, SD_BUS_ERROR_INVALID_ARGS, "TakeFd wants an open fd");
+    return sd_bus_reply_method_return(call, "t", static_cast<std::uint64_t>(st.st_ino));
+}
+
+int on_call(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    if (sd_bus_message_is_method_call(m, Target::interface, Target::method)) return reply_echo(m);
+    if (sd_bus_message_is_method_call(m, Target::interface, Target::sink))
+        return record_sink(m, static_cast<SharedProgress*>(userdata));
+    if (sd_bus_message_is_method_call(m, Target::interface, Target::consume)) return reply_consume(m);
+    if (sd_bus_message_is_method_call(m, Target::interface, Target::take_fd)) return reply_take_fd(m);
+    return 0;
 }
 
 BusPtr connect_server(const ServerLink& link) {
@@ -66,7 +98,7 @@ int serve(sd_bus* bus) {
     try {
         BusPtr bus = connect_server(link);
         sd_bus_slot* slot = nullptr;
-        check_sd(sd_bus_add_object(bus.get(), &slot, Target::path, on_call, nullptr), "sd_bus_add_object");
+        check_sd(sd_bus_add_object(bus.get(), &slot, Target::path, on_call, link.sink), "sd_bus_add_object");
         const char ok = 1;
         if (write(ready_fd, &ok, 1) != 1) _exit(1);
         close(ready_fd);

@@ -1,9 +1,10 @@
-// The server side of every workload: a connection that owns a name (or sits on the far
-// end of a socketpair) and answers org.jetbus.Bench.Echo(ay) with the same bytes.
+// The server side of the call workloads: a connection that owns a name (or sits on the
+// far end of a socketpair) and answers the Target methods (Echo, Sink, Consume, TakeFd).
 // It runs in its own forked process so client and server never share an sd_bus.
 #pragma once
 
 #include "link.h"
+#include "shared_progress.h"
 
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@ struct ServerLink {
     std::string name;         // well-known name to request on the bus
     int peer_fd = -1;         // server end of the socketpair, peer-to-peer only
     int client_fd = -1;       // client end, closed in the server process
+    SharedProgress* sink = nullptr;  // Sink calls are recorded in slot 0 (the no-reply workload)
 };
 
 // A running server process; the destructor terminates and reaps it.

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <systemd/sd-id128.h>
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -36,6 +37,16 @@ BusPtr open_peer(int fd, bool as_server) {
     }
     check_sd(sd_bus_start(raw), "starting the peer-to-peer link");
     return bus;
+}
+
+bool flush_writes(sd_bus* bus, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+        std::uint64_t queued = 0;
+        if (sd_bus_get_n_queued_write(bus, &queued) < 0) return false;
+        if (queued == 0) return true;
+        if (sd_bus_process(bus, nullptr) < 0 || std::chrono::steady_clock::now() > until) return false;
+        if (sd_bus_get_n_queued_write(bus, &queued) >= 0 && queued > 0) sd_bus_wait(bus, 10'000);
+    }
 }
 
 }  // namespace jetbus::bench

@@ -1,9 +1,13 @@
-// jetbus-bench: measures method-call round trips and pipelined throughput through a
-// D-Bus bus (any address: jetbus, dbus-daemon, dbus-broker) or a direct peer-to-peer
-// link, and signal fan-out and match-rule scaling through a bus, with sd-bus as an
+// jetbus-bench: measures method-call round trips, pipelined calls (with or without
+// replies), large messages and fd passing through a D-Bus bus (any address: jetbus,
+// dbus-daemon, dbus-broker) or a direct peer-to-peer link, and signal fan-out, match-rule
+// scaling, connection churn and a desktop-like mix through a bus, with sd-bus as an
 // independent client library. See bench/README.md.
+#include "churn.h"
+#include "desktop_mix.h"
 #include "echo_server.h"
 #include "link.h"
+#include "no_reply.h"
 #include "options.h"
 #include "report.h"
 #include "signal_workloads.h"
@@ -34,27 +38,32 @@ int probe(const Options& opt) {
     return check_sd(r, "GetId") >= 0 ? 0 : exit_setup_failed;
 }
 
-Result run_workload(sd_bus* client, const Target& target, const Options& opt) {
-    return opt.workload == Workload::ping_pong ? run_ping_pong(client, target, opt)
-                                               : run_pipelined(client, target, opt);
+Result run_workload(sd_bus* client, const Target& target, const Options& opt, SharedProgress& sink) {
+    switch (opt.workload) {
+        case Workload::ping_pong: return run_ping_pong(client, target, opt);
+        case Workload::large: return run_large(client, target, opt);
+        case Workload::fd_passing: return run_fd_passing(client, target, opt);
+        default:
+            return opt.no_reply ? run_no_reply(client, target, opt, sink) : run_pipelined(client, target, opt);
+    }
 }
-
 
 // Starts the echo server process and the client connection, then runs the workload.
 Result measure(const Options& opt) {
+    SharedProgress sink(1);  // the server's count of Sink calls (no-reply)
     if (opt.peer_to_peer) {
         int fds[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
             throw std::runtime_error("socketpair failed");
-        EchoServer server(ServerLink{{}, {}, fds[1], fds[0]});
+        EchoServer server(ServerLink{{}, {}, fds[1], fds[0], &sink});
         close(fds[1]);
         BusPtr client = open_peer(fds[0], false);
-        return run_workload(client.get(), Target{}, opt);
+        return run_workload(client.get(), Target{}, opt, sink);
     }
     const std::string name = fmt::format("org.jetbus.Bench.p{}", getpid());
-    EchoServer server(ServerLink{opt.address, name});
+    EchoServer server(ServerLink{opt.address, name, -1, -1, &sink});
     BusPtr client = connect_to_bus(opt.address);
-    return run_workload(client.get(), Target{name}, opt);
+    return run_workload(client.get(), Target{name}, opt, sink);
 }
 
 int report_signals(const Options& opt, const SignalResult& r) {
@@ -64,10 +73,16 @@ int report_signals(const Options& opt, const SignalResult& r) {
 }
 
 int report_calls(const Options& opt, Result& r) {
-    const Summary s = summarize(r);
+    const Summary s = summarize(opt, r);
     fmt::print("{}\n", human_line(opt, r, s));
     if (opt.json) fmt::print("{}\n", json_object(opt, r, s));
     return r.errors > 0 || r.completed == 0 ? exit_call_errors : 0;
+}
+
+int report_desktop(const Options& opt, const DesktopResult& r) {
+    fmt::print("{}\n", human_line(opt, r));
+    if (opt.json) fmt::print("{}\n", json_object(opt, r));
+    return r.ok() ? 0 : exit_call_errors;
 }
 
 int run(const Options& opt) {
@@ -77,7 +92,8 @@ int run(const Options& opt) {
         MatchScalingResult m = run_match_scaling(opt);
         return opt.traffic == Traffic::signal ? report_signals(opt, m.signals) : report_calls(opt, m.calls);
     }
-    Result r = measure(opt);
+    if (opt.workload == Workload::desktop) return report_desktop(opt, run_desktop(opt));
+    Result r = opt.workload == Workload::churn ? run_churn(opt) : measure(opt);
     return report_calls(opt, r);
 }
 

@@ -1,6 +1,6 @@
 // Command line of jetbus-bench: which link to measure (a bus address or a direct
 // peer-to-peer socketpair), which workload, and the loop bounds. The signal workloads
-// (fanout, match-scaling) add their subscriber and match-rule settings.
+// (fanout, match-scaling, desktop) add their subscriber and match-rule settings.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +9,7 @@
 
 namespace jetbus::bench {
 
-enum class Workload { ping_pong, pipelined, fanout, match_scaling };
+enum class Workload { ping_pong, pipelined, fanout, match_scaling, churn, large, fd_passing, desktop };
 
 // match-scaling: what the K non-matching rules differ in from the emitted signal.
 enum class RuleKind { member, path_namespace, arg0 };
@@ -25,9 +25,11 @@ struct Options {
     std::size_t size = 64;         // payload bytes carried by each call (and echoed by the reply)
     std::uint64_t count = 0;       // measured calls; 0 picks the per-workload default
     std::uint64_t warmup = 0;      // unmeasured calls first; 0 picks count / 10, at least 100
-    unsigned inflight = 128;       // pipelined: calls outstanding; signals: the emitter's window
+    unsigned inflight = 0;         // calls outstanding / the emitter's window; 0 picks the
+                                   // per-workload default (128; fd-passing 32, large 1, desktop 4)
+    bool no_reply = false;         // pipelined: calls flagged NO_REPLY_EXPECTED, counted by the server
     double max_seconds = 60.0;     // wall-clock cap on the measured loop
-    unsigned subscribers = 1;      // fanout: subscriber connections, one process each
+    unsigned subscribers = 0;      // fanout: subscribers (default 1); desktop: panel widgets (default 6)
     std::uint64_t rules = 0;       // match-scaling: non-matching rules (K)
     RuleKind rule_kind = RuleKind::member;
     RulePlacement rule_placement = RulePlacement::receiver;

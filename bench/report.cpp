@@ -45,10 +45,11 @@ double per_second(std::uint64_t n, double s) { return s > 0 ? static_cast<double
 
 }  // namespace
 
-Summary summarize(Result& r) {
+Summary summarize(const Options& opt, Result& r) {
     Summary s;
     const std::uint64_t ok = r.completed - std::min(r.completed, r.errors);
     if (r.elapsed_s > 0) s.calls_per_s = static_cast<double>(ok) / r.elapsed_s;
+    s.mb_per_s = s.calls_per_s * static_cast<double>(opt.size) / 1e6;
     if (r.rtt_us.empty()) return s;
     std::sort(r.rtt_us.begin(), r.rtt_us.end());
     s.median_us = percentile(r.rtt_us, 50);
@@ -60,13 +61,16 @@ Summary summarize(Result& r) {
 }
 
 std::string human_line(const Options& opt, const Result& r, const Summary& s) {
-    std::string line = fmt::format("{}{} size={} on {}: {} calls in {:.2f} s", workload_name(opt.workload),
-                                   match_suffix(opt), opt.size, link_name(opt), r.completed, r.elapsed_s);
-    if (opt.workload == Workload::ping_pong)
+    const bool churn = opt.workload == Workload::churn;
+    std::string line = fmt::format("{}{}{} size={} on {}: {} {} in {:.2f} s", workload_name(opt.workload),
+                                   opt.no_reply ? " no-reply" : "", match_suffix(opt), opt.size, link_name(opt),
+                                   r.completed, churn ? "connections" : "calls", r.elapsed_s);
+    if (opt.workload == Workload::ping_pong || churn)
         line += fmt::format(", median {:.1f} us, p99 {:.1f} us", s.median_us, s.p99_us);
     else
         line += fmt::format(", inflight {}", opt.inflight);
-    line += fmt::format(", {:.0f} calls/s", s.calls_per_s);
+    line += fmt::format(", {:.0f} {}/s", s.calls_per_s, churn ? "connections" : "calls");
+    if (opt.workload == Workload::large) line += fmt::format(", {:.1f} MB/s", s.mb_per_s);
     if (r.errors > 0) line += fmt::format(", {} ERRORS{}", r.errors, r.warmup_failed ? " in warm-up" : "");
     if (r.capped) line += " (stopped by --max-seconds)";
     return line;
@@ -76,11 +80,12 @@ std::string json_object(const Options& opt, const Result& r, const Summary& s) {
     return fmt::format(
         "{{\"workload\":\"{}\",\"link\":{},\"size\":{},\"inflight\":{},\"count\":{},\"warmup\":{},"
         "\"completed\":{},\"errors\":{},\"capped\":{},\"elapsed_s\":{:.6f},\"calls_per_s\":{:.1f},"
-        "\"median_us\":{:.3f},\"p99_us\":{:.3f},\"mean_us\":{:.3f},\"min_us\":{:.3f},\"max_us\":{:.3f},{}}}",
+        "\"median_us\":{:.3f},\"p99_us\":{:.3f},\"mean_us\":{:.3f},\"min_us\":{:.3f},\"max_us\":{:.3f},"
+        "\"mb_per_s\":{:.3f},\"no_reply\":{},{}}}",
         workload_name(opt.workload), json_string(link_name(opt)), opt.size,
-        opt.workload == Workload::ping_pong ? 1u : opt.inflight, opt.count, opt.warmup, r.completed, r.errors,
-        r.capped ? "true" : "false", r.elapsed_s, s.calls_per_s, s.median_us, s.p99_us, s.mean_us, s.min_us,
-        s.max_us, match_json(opt));
+        opt.workload == Workload::ping_pong || opt.workload == Workload::churn ? 1u : opt.inflight, opt.count,
+        opt.warmup, r.completed, r.errors, r.capped ? "true" : "false", r.elapsed_s, s.calls_per_s, s.median_us,
+        s.p99_us, s.mean_us, s.min_us, s.max_us, s.mb_per_s, opt.no_reply ? "true" : "false", match_json(opt));
 }
 
 std::string human_line(const Options& opt, const SignalResult& r) {
@@ -109,6 +114,40 @@ std::string json_object(const Options& opt, const SignalResult& r) {
         r.delivered, r.lost, r.extra, r.out_of_order, r.subscribers_down, r.stalled ? "true" : "false",
         r.warmup_failed ? "true" : "false", r.capped ? "true" : "false", r.elapsed_s,
         per_second(r.emitted, r.elapsed_s), per_second(r.delivered, r.elapsed_s), match_json(opt));
+}
+
+}  // namespace jetbus::bench
+
+namespace jetbus::bench {
+
+std::string human_line(const Options& opt, const DesktopResult& r) {
+    std::string line = fmt::format(
+        "desktop on {}: 3 services, {} widgets, {} in flight: {} calls, {} signals emitted, {} delivered in {:.2f} s, "
+        "{:.0f} messages/s",
+        link_name(opt), opt.subscribers, opt.inflight, r.calls, r.signals, r.delivered, r.elapsed_s,
+        per_second(r.messages(), r.elapsed_s));
+    if (r.bad_replies > 0) line += fmt::format(", {} BAD REPLIES", r.bad_replies);
+    if (r.lost > 0) line += fmt::format(", {} LOST", r.lost);
+    if (r.out_of_order > 0) line += fmt::format(", {} OUT OF ORDER", r.out_of_order);
+    if (r.peers_down > 0) line += fmt::format(", {} PEERS DOWN", r.peers_down);
+    if (r.stalled) line += " (stalled)";
+    if (r.warmup_failed) line += " (FAILED in warm-up)";
+    if (r.capped) line += " (stopped by --max-seconds)";
+    return line;
+}
+
+std::string json_object(const Options& opt, const DesktopResult& r) {
+    return fmt::format(
+        "{{\"workload\":\"desktop\",\"link\":{},\"services\":3,\"widgets\":{},\"inflight\":{},\"count\":{},"
+        "\"warmup\":{},\"calls\":{},\"bad_replies\":{},\"signals\":{},\"delivered\":{},\"messages\":{},"
+        "\"lost\":{},\"out_of_order\":{},\"peers_down\":{},\"stalled\":{},\"warmup_failed\":{},"
+        "\"capped\":{},\"elapsed_s\":{:.6f},\"messages_per_s\":{:.1f},\"calls_per_s\":{:.1f},"
+        "\"delivered_per_s\":{:.1f}}}",
+        json_string(link_name(opt)), opt.subscribers, opt.inflight, opt.count, opt.warmup, r.calls, r.bad_replies,
+        r.signals, r.delivered, r.messages(), r.lost, r.out_of_order, r.peers_down, r.stalled ? "true" : "false",
+        r.warmup_failed ? "true" : "false", r.capped ? "true" : "false", r.elapsed_s,
+        per_second(r.messages(), r.elapsed_s), per_second(r.calls, r.elapsed_s),
+        per_second(r.delivered, r.elapsed_s));
 }
 
 }  // namespace jetbus::bench

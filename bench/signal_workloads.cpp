@@ -56,18 +56,6 @@ void wait_ready(SharedProgress& p, const char* what, unsigned count) {
     }
 }
 
-// Writes everything sd-bus has queued on the emitter's socket; false if the connection
-// failed or the socket did not drain before `until`.
-bool flush_writes(sd_bus* bus, Clock::time_point until) {
-    for (;;) {
-        std::uint64_t queued = 0;
-        if (sd_bus_get_n_queued_write(bus, &queued) < 0) return false;
-        if (queued == 0) return true;
-        if (sd_bus_process(bus, nullptr) < 0 || Clock::now() > until) return false;
-        if (sd_bus_get_n_queued_write(bus, &queued) >= 0 && queued > 0) sd_bus_wait(bus, 10'000);
-    }
-}
-
 struct Emitter {
     sd_bus* bus;
     SharedProgress& progress;
