@@ -18,6 +18,7 @@
 #include "broker/message.h"
 #include "broker/name_registry.h"
 #include "broker/reactor_read.h"
+#include "broker/ring_queue.h"
 #include "broker/sasl.h"
 #include "broker/transport.h"
 #include "policy/compiled_policy.h"
@@ -103,7 +104,7 @@ private:
     size_t large_have_ = 0;
 
     std::string auth_out_;           // SASL replies, sent before any message
-    std::deque<MessagePtr> out_;
+    RingQueue<MessagePtr> out_;
     size_t out_bytes_ = 0;
     size_t out_fds_ = 0;
     size_t head_sent_ = 0;           // bytes of out_.front() already written

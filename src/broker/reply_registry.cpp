@@ -6,18 +6,29 @@ namespace jetbus::broker {
 void ReplyRegistry::expect(ConnectionId caller, uint32_t serial, ConnectionId callee, Clock::time_point deadline) {
     slots_.emplace(key(caller, serial), Slot{caller, serial, callee});
     ++per_caller_[caller];
-    if (deadline != Clock::time_point::max()) deadlines_.push_back({deadline, Slot{caller, serial, callee}});
+    if (deadline != Clock::time_point::max()) {
+        prune_answered(2);  // two out for each one in: the queue cannot outgrow the calls waiting
+        deadlines_.push_back({deadline, Slot{caller, serial, callee}});
+    }
+}
+
+bool ReplyRegistry::waiting(const Slot& s) const {
+    auto [first, last] = slots_.equal_range(key(s.caller, s.serial));
+    for (auto it = first; it != last; ++it) {
+        if (it->second.caller == s.caller && it->second.serial == s.serial && it->second.callee == s.callee) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void ReplyRegistry::prune_answered(size_t budget) {
+    for (; budget > 0 && !deadlines_.empty() && !waiting(deadlines_.front().slot); --budget) deadlines_.pop_front();
 }
 
 ReplyRegistry::Clock::time_point ReplyRegistry::next_deadline() {
     while (!deadlines_.empty()) {
-        const Slot& s = deadlines_.front().slot;
-        auto [first, last] = slots_.equal_range(key(s.caller, s.serial));
-        for (auto it = first; it != last; ++it) {
-            if (it->second.caller == s.caller && it->second.serial == s.serial && it->second.callee == s.callee) {
-                return deadlines_.front().when;
-            }
-        }
+        if (waiting(deadlines_.front().slot)) return deadlines_.front().when;
         deadlines_.pop_front();  // answered already
     }
     return Clock::time_point::max();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/name_registry.h"
+#include "broker/ring_queue.h"
 
 namespace jetbus::broker {
 
@@ -52,7 +53,11 @@ private:
     std::pmr::unordered_map<ConnectionId, size_t> per_caller_{&pool_};
     // One reply_timeout for all calls, so deadlines come in insertion order: a FIFO, not a heap.
     // Entries whose reply already came are skipped when they reach the front.
-    std::deque<Deadline> deadlines_;
+    RingQueue<Deadline> deadlines_;
+    // Drops up to `budget` answered entries from the front, so the queue holds about the calls still
+    // waiting rather than every call of the last reply_timeout.
+    void prune_answered(size_t budget);
+    bool waiting(const Slot& s) const;
 };
 
 }  // namespace jetbus::broker

@@ -36,15 +36,6 @@ constexpr uint64_t warm_up_messages = 10'000;
 constexpr uint64_t measured_messages = alloc::counting_available ? 100'000 : 10'000;
 constexpr size_t batch_size = 8;   // calls in flight at once in the pipelined batch
 
-// What the bus still allocates over the measured traffic, measured; the goal (issue 6) is 0 for both.
-// - Connection's output queue, std::deque<MessagePtr> (broker/connection.h, out_): push_back in
-//   Connection::enqueue allocates a 512-byte node for every 64 messages queued to one connection, and
-//   pop_front in Connection::flush frees it. 120,000 messages queued here: 1,874 nodes.
-// - With a reply_timeout, ReplyRegistry's deadline FIFO, std::deque<Deadline> (broker/reply_registry.h,
-//   deadlines_): push_back in ReplyRegistry::expect allocates a node for every 16 calls. 45,000 calls
-//   here: 2,815 more.
-constexpr uint64_t output_queue_allocations = 1'874;
-constexpr uint64_t reply_deadline_allocations = 2'815;
 
 // Runs the bus's ready handlers, with its allocations counted as the bus's.
 void pump(TestBus& tb) {
@@ -379,7 +370,7 @@ TEST_CASE("Routing 100,000 calls, replies and broadcast signals after warm-up al
     const alloc::AllocationCounts counts = route_measured(broker::BusLimits{});
     if (!alloc::counting_available) return;   // the sanitizer owns malloc: traffic checked, not counted
     CHECK(counts.elsewhere == 0);
-    CHECK(counts.in_bus <= output_queue_allocations);
+    CHECK(counts.in_bus == 0);
 }
 
 TEST_CASE("With a reply_timeout, routing 100,000 messages after warm-up allocates nothing") {
@@ -388,5 +379,5 @@ TEST_CASE("With a reply_timeout, routing 100,000 messages after warm-up allocate
     const alloc::AllocationCounts counts = route_measured(limits);
     if (!alloc::counting_available) return;
     CHECK(counts.elsewhere == 0);
-    CHECK(counts.in_bus <= output_queue_allocations + reply_deadline_allocations);
+    CHECK(counts.in_bus == 0);
 }

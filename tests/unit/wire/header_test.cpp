@@ -452,3 +452,27 @@ TEST_CASE("every wire error has a readable reason") {
         CHECK(to_string(WireError(e)) != "unknown wire error");
     }
 }
+
+TEST_CASE("names a peer sent before are recognised, and a different invalid name is still refused") {
+    HeaderFields f;
+    f.type = MessageType::method_call;
+    f.serial = 1;
+    f.path = "/a/b";
+    f.interface = "com.example.Iface";
+    f.member = "Do";
+    std::vector<uint8_t> good(header_size(f));
+    write_header(f, 0, good);
+    RecentNames recent;
+    REQUIRE(parse_header(good, &recent));
+    CHECK(recent.known(static_cast<uint8_t>(HeaderField::interface), "com.example.Iface"));
+    CHECK(recent.known(static_cast<uint8_t>(HeaderField::path), "/a/b"));
+    CHECK_FALSE(recent.known(static_cast<uint8_t>(HeaderField::member), "Other"));
+    auto again = parse_header(good, &recent);
+    REQUIRE(again);
+    CHECK(again->interface == "com.example.Iface");
+    // Same length, one byte different, invalid: validated, not taken for the name seen before.
+    f.interface = "com.example.If-ce";
+    std::vector<uint8_t> bad(header_size(f));
+    write_header(f, 0, bad);
+    CHECK_FALSE(parse_header(bad, &recent));
+}
