@@ -31,10 +31,16 @@ PeerCredentials read_peer_credentials(int fd) {
     groups.resize(len / sizeof(gid_t));
     c.groups = std::move(groups);
 
-    char label[256];
-    len = sizeof label;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, label, &len) == 0 && len > 0) {
-        c.security_label.assign(label, strnlen(label, len));
+    // Without an LSM that labels sockets the kernel answers ENOPROTOOPT, and always will: asked once.
+    static bool labels_supported = true;
+    if (labels_supported) {
+        char label[256];
+        len = sizeof label;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, label, &len) == 0) {
+            if (len > 0) c.security_label.assign(label, strnlen(label, len));
+        } else if (errno == ENOPROTOOPT) {
+            labels_supported = false;
+        }
     }
     int pidfd = -1;
     len = sizeof pidfd;
