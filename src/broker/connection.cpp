@@ -262,15 +262,17 @@ bool Connection::consume_message() {
 
 // Cold path (Debug.Stats): walks the frames already complete in the input buffer. Messages are
 // dispatched as they are cut, so these are the ones a peer sent in the same read as the current one.
-size_t Connection::pending_messages() const {
-    if (state_ == ConnectionState::authenticating) return 0;
-    size_t count = 0;
-    for (size_t at = in_begin_; in_end_ - at >= wire::fixed_header_size; ++count) {
+Connection::Pending Connection::pending_input() const {
+    Pending p;
+    if (state_ == ConnectionState::authenticating) return p;
+    while (in_end_ - (in_begin_ + p.bytes) >= wire::fixed_header_size) {
+        const size_t at = in_begin_ + p.bytes;
         auto size = wire::message_size({in_.data() + at, wire::fixed_header_size});
         if (!size || *size > in_end_ - at) break;
-        at += *size;
+        p.bytes += *size;
+        ++p.messages;
     }
-    return count;
+    return p;
 }
 
 void Connection::deliver(MessagePtr m) {

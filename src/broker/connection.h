@@ -62,8 +62,12 @@ public:
     // This peer's messages still held in the broker, counted as received (max_incoming_bytes).
     size_t incoming_bytes() const { return charge_->bytes; }
     size_t incoming_fds() const { return charge_->fds; }
-    // Complete messages read from the socket and not yet dispatched (Debug.Stats IncomingMessages).
-    size_t pending_messages() const;
+    // Complete messages read from the socket and not yet dispatched, and their size (Debug.Stats).
+    struct Pending {
+        size_t messages = 0;
+        size_t bytes = 0;
+    };
+    Pending pending_input() const;
 
     // High-water marks for Debug.Stats: the queues' are kept on the data path (a max each, no branch),
     // match rules and names by the Bus as they are added.

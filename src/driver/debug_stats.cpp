@@ -74,8 +74,11 @@ void Driver::get_connection_stats(Call& c) {
     add_uint32(w, "BusNames", bus_.bus_names_of(s));
     add_uint32(w, "PeakBusNames", peaks.bus_names);
     add_string(w, "UniqueName", s.unique_name());
-    add_uint32(w, "IncomingMessages", s.pending_messages());
-    add_uint32(w, "IncomingBytes", s.incoming_bytes());
+    // As dbus-daemon counts them: what was read and not yet dispatched, and everything received that
+    // the bus still holds (queued for slow receivers, or read and waiting its turn).
+    const broker::Connection::Pending pending = s.pending_input();
+    add_uint32(w, "IncomingMessages", pending.messages);
+    add_uint32(w, "IncomingBytes", s.incoming_bytes() + pending.bytes);
     add_uint32(w, "IncomingFDs", s.incoming_fds());
     add_uint32(w, "PeakIncomingBytes", peaks.incoming_bytes);
     add_uint32(w, "PeakIncomingFDs", peaks.incoming_fds);

@@ -233,6 +233,16 @@ class DebugStats(BusTestCase):
         self.assertEqual(stats['IncomingBytes'], len(call))
         self.assertGreaterEqual(stats['PeakIncomingBytes'], len(call))
 
+    def test_calls_sent_in_one_write_count_as_incoming_until_each_is_answered(self):
+        client, reader, name = self.raw_hello()
+        calls = [stats_call_message(name, serial) for serial in (2, 3, 4)]
+        client.send(b''.join(calls))
+        size = len(calls[0])
+        for serial, waiting in ((2, 2), (3, 1), (4, 0)):
+            stats = parse_asv(reader.reply_to(serial)[1])
+            self.assertEqual(stats['IncomingMessages'], waiting)
+            self.assertEqual(stats['IncomingBytes'], (waiting + 1) * size)
+
     def test_messages_waiting_for_a_peer_that_stops_reading_are_its_outgoing_queue(self):
         client, reader, name = self.raw_hello()
         rule = "type='signal',interface='org.jetbus.Big'"

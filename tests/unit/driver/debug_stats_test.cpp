@@ -209,6 +209,37 @@ TEST_CASE("The call being answered counts as the caller's incoming bytes, at the
     CHECK(s.u("PeakIncomingBytes") >= s.u("IncomingBytes"));
 }
 
+TEST_CASE("Calls sent in one write count as the caller's incoming messages until each is dispatched") {
+    TestBus tb;
+    TestClient c(tb);
+    wire::HeaderFields f;
+    f.type = wire::MessageType::method_call;
+    f.destination = "org.freedesktop.DBus";
+    f.path = "/org/freedesktop/DBus";
+    f.interface = stats_iface;
+    f.member = "GetConnectionStats";
+    f.signature = "s";
+    const std::vector<uint8_t> body = body_s(c.name);
+    const size_t size = wire::header_size(f) + body.size();
+    std::vector<uint8_t> three;
+    for (uint32_t serial = 100; serial < 103; ++serial) {
+        f.serial = serial;
+        std::vector<uint8_t> one(wire::header_size(f));
+        wire::write_header(f, static_cast<uint32_t>(body.size()), one);
+        three.insert(three.end(), one.begin(), one.end());
+        three.insert(three.end(), body.begin(), body.end());
+    }
+    c.send_raw(three);
+    for (uint32_t waiting = 3; waiting-- > 0;) {
+        const uint32_t serial = 102 - waiting;
+        auto r = c.wait_for([serial](const Received& m) { return m.header.reply_serial == serial; });
+        REQUIRE(r);
+        const Stats s = parse_stats(*r);
+        CHECK(s.u("IncomingMessages") == waiting);
+        CHECK(s.u("IncomingBytes") == (waiting + 1) * size);
+    }
+}
+
 TEST_CASE("Messages waiting for a peer that does not read count as its outgoing queue and its sender's "
           "incoming bytes; the peaks stay once they are written") {
     TestBus tb;
