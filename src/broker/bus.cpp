@@ -142,6 +142,7 @@ std::string Bus::register_connection(Connection& c) {
     ++complete_;
     ++connections_per_user_[c.uid()];
     incomplete_done();
+    note_bus_names(c);
     return name;
 }
 
@@ -226,6 +227,21 @@ std::vector<std::string> Bus::unique_names() const {
     out.reserve(by_unique_name_.size());
     for (const auto& [name, c] : by_unique_name_) out.push_back(name);
     return out;
+}
+
+std::vector<Connection*> Bus::registered_connections() const {
+    std::vector<Connection*> out;
+    out.reserve(by_unique_name_.size());
+    for (const auto& [name, c] : by_unique_name_) out.push_back(c);
+    std::sort(out.begin(), out.end(), [](const Connection* a, const Connection* b) { return a->id() < b->id(); });
+    return out;
+}
+
+void Bus::note_bus_names(Connection& c) {
+    const size_t mine = bus_names_of(c);
+    c.note_bus_names(mine);
+    peaks_.bus_names_per_connection = std::max(peaks_.bus_names_per_connection, mine);
+    peaks_.bus_names = std::max(peaks_.bus_names, bus_name_count());
 }
 
 std::string_view Bus::name_of(ConnectionId id) const {
@@ -481,6 +497,10 @@ size_t Bus::unicast_rule_weight(const match::MatchRule& r) const {
 void Bus::add_match(Connection& c, match::MatchRule rule) {
     unicast_rules_ += unicast_rule_weight(rule);
     matches_.add(c.id(), std::move(rule));
+    const size_t mine = matches_.count(c.id());
+    c.note_match_rules(mine);
+    peaks_.match_rules_per_connection = std::max(peaks_.match_rules_per_connection, mine);
+    peaks_.match_rules = std::max(peaks_.match_rules, matches_.total());
 }
 
 bool Bus::remove_match(Connection& c, const match::MatchRule& rule) {

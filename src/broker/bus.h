@@ -99,6 +99,23 @@ public:
     ReplyRegistry& replies() { return replies_; }
     Activation& activation() { return activation_; }
     size_t connection_count() const { return connections_.size(); }
+    // Debug.Stats: counts as dbus-daemon keeps them, and their peaks (kept as rules and names are added).
+    struct Peaks {
+        size_t match_rules = 0;
+        size_t match_rules_per_connection = 0;
+        size_t bus_names = 0;
+        size_t bus_names_per_connection = 0;
+    };
+    const Peaks& peaks() const { return peaks_; }
+    size_t active_count() const { return complete_; }         // said Hello (monitors included)
+    size_t incomplete_count() const { return incomplete_; }   // accepted, no Hello yet
+    // Unique names plus every claim on a well-known name, queued ones included.
+    size_t bus_name_count() const { return by_unique_name_.size() + names_.total_claims(); }
+    size_t bus_names_of(const Connection& c) const { return names_.claims_of(c.id()) + 1; }
+    // After c took a name (Hello, RequestName): updates the peaks.
+    void note_bus_names(Connection& c);
+    // Registered connections (monitors excepted), oldest first.
+    std::vector<Connection*> registered_connections() const;
     std::vector<std::string> unique_names() const;
     uint32_t next_serial() { return ++driver_serial_; }
     // Sends a message from the driver: unicast when it has a destination, else to matching rules.
@@ -185,6 +202,7 @@ private:
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
     bool reply_timer_armed_ = false;
     std::vector<std::string> acquired_;        // names announced as taken, for activation
+    Peaks peaks_;
     Activation activation_;                    // last: its children and timers go first
 };
 

@@ -260,6 +260,21 @@ bool Connection::consume_message() {
     return false;
 }
 
+// Cold path (Debug.Stats): walks the frames already complete in the input buffer. Messages are
+// dispatched as they are cut, so these are the ones a peer sent in the same read as the current one.
+Connection::Pending Connection::pending_input() const {
+    Pending p;
+    if (state_ == ConnectionState::authenticating) return p;
+    while (in_end_ - (in_begin_ + p.bytes) >= wire::fixed_header_size) {
+        const size_t at = in_begin_ + p.bytes;
+        auto size = wire::message_size({in_.data() + at, wire::fixed_header_size});
+        if (!size || *size > in_end_ - at) break;
+        p.bytes += *size;
+        ++p.messages;
+    }
+    return p;
+}
+
 void Connection::deliver(MessagePtr m) {
     const wire::WireError err = m->restamp(unique_name_, &recent_names_);
     if (err != wire::WireError::none) {
@@ -278,6 +293,8 @@ void Connection::deliver(MessagePtr m) {
         in_fds_.erase(in_fds_.begin(), in_fds_.begin() + nfds);
     }
     m->charge(charge_);
+    peaks_.incoming_bytes = std::max(peaks_.incoming_bytes, charge_->bytes);
+    peaks_.incoming_fds = std::max(peaks_.incoming_fds, charge_->fds);
     bus_.dispatch(*this, std::move(m));
 }
 
@@ -296,6 +313,8 @@ void Connection::enqueue(MessagePtr m) {
     if (!is_open()) return;
     out_bytes_ += m->bytes().size();
     out_fds_ += m->fds().size();
+    peaks_.outgoing_bytes = std::max(peaks_.outgoing_bytes, out_bytes_);
+    peaks_.outgoing_fds = std::max(peaks_.outgoing_fds, out_fds_);
     out_.push_back(std::move(m));
     // Routed messages are refused before this (has_room_for); what still piles up past twice the limit
     // (the bus's own messages to a peer that never reads) ends that peer.

@@ -4,6 +4,7 @@
 // overflows a limit is closed with a log line naming why; nobody else is affected.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -56,6 +57,31 @@ public:
     bool unix_fd_negotiated() const { return sasl_.unix_fd_negotiated(); }
     bool anonymous() const { return sasl_.anonymous(); }
     size_t queued_bytes() const { return out_bytes_; }
+    size_t queued_fds() const { return out_fds_; }
+    size_t queued_messages() const { return out_.size(); }
+    // This peer's messages still held in the broker, counted as received (max_incoming_bytes).
+    size_t incoming_bytes() const { return charge_->bytes; }
+    size_t incoming_fds() const { return charge_->fds; }
+    // Complete messages read from the socket and not yet dispatched, and their size (Debug.Stats).
+    struct Pending {
+        size_t messages = 0;
+        size_t bytes = 0;
+    };
+    Pending pending_input() const;
+
+    // High-water marks for Debug.Stats: the queues' are kept on the data path (a max each, no branch),
+    // match rules and names by the Bus as they are added.
+    struct Peaks {
+        size_t incoming_bytes = 0;
+        size_t incoming_fds = 0;
+        size_t outgoing_bytes = 0;
+        size_t outgoing_fds = 0;
+        size_t match_rules = 0;
+        size_t bus_names = 0;
+    };
+    const Peaks& peaks() const { return peaks_; }
+    void note_match_rules(size_t n) { peaks_.match_rules = std::max(peaks_.match_rules, n); }
+    void note_bus_names(size_t n) { peaks_.bus_names = std::max(peaks_.bus_names, n); }
     // Whether m fits this peer's outgoing queue (max_outgoing_bytes, max_outgoing_unix_fds).
     bool has_room_for(const Message& m);
 
@@ -126,6 +152,7 @@ private:
     bool reading_paused_ = false;        // stopped reading until charge_ falls under the limits
     mutable std::string loginfo_;        // empty until loginfo() first asked
     wire::RecentNames recent_names_;     // this peer's header names already validated
+    Peaks peaks_;
 };
 
 }  // namespace jetbus::broker

@@ -83,7 +83,7 @@ void Message::destroy(Message* m) {
 Message::~Message() {
     for (int fd : fds_) ::close(fd);
     if (charge_) {
-        charge_->bytes -= end_ - begin_;
+        charge_->bytes -= raw_size_;
         charge_->fds -= fds_.size();
         if (charge_->owner) charge_->owner->on_charge_released();
     }

@@ -70,9 +70,10 @@ public:
     }
     const std::vector<int>& fds() const { return fds_; }
     std::vector<int>& fds() { return fds_; }
-    // Counts this message against its sender's incoming limits until it is destroyed.
+    // Counts this message against its sender's incoming limits until it is destroyed, at the size it
+    // was received with (as dbus-daemon counts it; the sender field the bus adds is not the peer's).
     void charge(IncomingChargePtr c) {
-        c->bytes += end_ - begin_;
+        c->bytes += raw_size_;
         c->fds += fds_.size();
         charge_ = std::move(c);
     }

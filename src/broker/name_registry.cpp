@@ -22,6 +22,7 @@ RequestNameReply NameRegistry::request(std::string_view name_view, ConnectionId 
     if (created || claims.empty()) {
         claims.push_back({who, flags});
         claims_by_[who].push_back(name);
+        ++total_claims_;
         changes.push_back({name, 0, who});
         return RequestNameReply::primary_owner;
     }
@@ -42,7 +43,10 @@ RequestNameReply NameRegistry::request(std::string_view name_view, ConnectionId 
             claims.push_front(old);  // the replaced owner waits first in line
         }
         claims.push_front({who, flags});
-        if (!was_queued) claims_by_[who].push_back(name);
+        if (!was_queued) {
+            claims_by_[who].push_back(name);
+            ++total_claims_;
+        }
         changes.push_back({name, old.who, who});
         return RequestNameReply::primary_owner;
     }
@@ -58,6 +62,7 @@ RequestNameReply NameRegistry::request(std::string_view name_view, ConnectionId 
     } else {
         claims.push_back({who, flags});
         claims_by_[who].push_back(name);
+        ++total_claims_;
     }
     return RequestNameReply::in_queue;
 }
@@ -83,6 +88,7 @@ void NameRegistry::remove_connection(ConnectionId who, std::vector<NameChange>& 
     if (it == claims_by_.end()) return;
     const std::vector<std::string> names = std::move(it->second);
     claims_by_.erase(it);
+    total_claims_ -= names.size();
     for (const auto& name : names) {
         auto entry = names_.find(name);
         if (entry == names_.end()) continue;
@@ -144,7 +150,9 @@ void NameRegistry::forget_claim(ConnectionId who, const std::string& name) {
     auto it = claims_by_.find(who);
     if (it == claims_by_.end()) return;
     auto& v = it->second;
+    const size_t before = v.size();
     v.erase(std::remove(v.begin(), v.end(), name), v.end());
+    total_claims_ -= before - v.size();
     if (v.empty()) claims_by_.erase(it);
 }
 

@@ -45,6 +45,7 @@ public:
     std::vector<std::string> names() const;                        // names that have an owner
     std::vector<std::string> names_owned_by(ConnectionId who) const;  // as primary owner
     size_t claims_of(ConnectionId who) const;                      // names owned or queued for
+    size_t total_claims() const { return total_claims_; }          // over every connection
     // Every name who owns or is queued for (what send_destination rules look at), without copying.
     std::span<const std::string> claimed_names(ConnectionId who) const;
 
@@ -61,6 +62,7 @@ private:
 
     StringMap<Entry> names_;
     std::unordered_map<ConnectionId, std::vector<std::string>> claims_by_;
+    size_t total_claims_ = 0;  // the sum of claims_by_'s vector sizes
 };
 
 }  // namespace jetbus::broker

@@ -69,6 +69,7 @@ void Driver::request_name(Call& c) {
     }
     changes_.clear();
     const auto result = bus_.names().request(name, c.from.id(), flags, changes_);
+    bus_.note_bus_names(c.from);
     reply_uint32(c, static_cast<uint32_t>(result));
     bus_.announce(changes_);
 }

@@ -12,10 +12,11 @@ constexpr std::string_view iface_properties = "org.freedesktop.DBus.Properties";
 constexpr std::string_view iface_introspectable = "org.freedesktop.DBus.Introspectable";
 constexpr std::string_view iface_peer = "org.freedesktop.DBus.Peer";
 constexpr std::string_view iface_monitoring = "org.freedesktop.DBus.Monitoring";
+constexpr std::string_view iface_stats = "org.freedesktop.DBus.Debug.Stats";
 
 // Interfaces dbus-daemon offers only on /org/freedesktop/DBus, not on every path.
 bool only_on_driver_path(std::string_view iface) {
-    return iface == iface_properties || iface == iface_monitoring;
+    return iface == iface_properties || iface == iface_monitoring || iface == iface_stats;
 }
 
 }  // namespace
@@ -46,6 +47,9 @@ const std::vector<Driver::Method>& driver_methods() {
         {iface_properties, "GetAll", "s", &Driver::properties_get_all},
         {iface_properties, "Set", "ssv", &Driver::properties_set},
         {iface_monitoring, "BecomeMonitor", "asu", &Driver::become_monitor},
+        {iface_stats, "GetStats", "", &Driver::get_stats},
+        {iface_stats, "GetConnectionStats", "s", &Driver::get_connection_stats},
+        {iface_stats, "GetAllMatchRules", "", &Driver::get_all_match_rules},
         {iface_introspectable, "Introspect", "", &Driver::introspect},
         {iface_peer, "Ping", "", &Driver::ping},
         {iface_peer, "GetMachineId", "", &Driver::get_machine_id},

@@ -1,6 +1,6 @@
 // Driver: the bus's own object, org.freedesktop.DBus. It answers the methods of the org.freedesktop.DBus,
-// Properties, Introspectable and Peer interfaces from one method table; each interface's handlers live in
-// a file of their own.
+// Properties, Introspectable, Monitoring, Debug.Stats and Peer interfaces from one method table; each
+// interface's handlers live in a file of their own.
 #pragma once
 
 #include <functional>
@@ -74,6 +74,10 @@ private:
     void introspect(Call&);
     // org.freedesktop.DBus.Monitoring (monitoring.cpp)
     void become_monitor(Call&);
+    // org.freedesktop.DBus.Debug.Stats (debug_stats.cpp)
+    void get_stats(Call&);
+    void get_connection_stats(Call&);
+    void get_all_match_rules(Call&);
     // org.freedesktop.DBus.Peer (peer.cpp)
     void ping(Call&);
     void get_machine_id(Call&);
@@ -100,6 +104,8 @@ private:
     broker::Bus& bus_;
     DriverOptions options_;
     std::vector<broker::NameChange> changes_;
+    uint32_t stats_serial_ = 0;             // GetStats' Serial: one count per method, as dbus-daemon
+    uint32_t connection_stats_serial_ = 0;  // GetConnectionStats' Serial
 };
 
 // The introspection data of the bus object at path, as Introspect returns it (and --introspect prints).

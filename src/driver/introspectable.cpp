@@ -135,6 +135,20 @@ constexpr std::string_view monitoring_interface_xml = R"(  <interface name="org.
   </interface>
 )";
 
+constexpr std::string_view stats_interface_xml = R"(  <interface name="org.freedesktop.DBus.Debug.Stats">
+    <method name="GetStats">
+      <arg direction="out" type="a{sv}"/>
+    </method>
+    <method name="GetConnectionStats">
+      <arg direction="in" type="s"/>
+      <arg direction="out" type="a{sv}"/>
+    </method>
+    <method name="GetAllMatchRules">
+      <arg direction="out" type="a{sas}"/>
+    </method>
+  </interface>
+)";
+
 constexpr std::string_view introspectable_interface_xml = R"(  <interface name="org.freedesktop.DBus.Introspectable">
     <method name="Introspect">
       <arg direction="out" type="s"/>
@@ -169,7 +183,10 @@ std::string introspection_xml(std::string_view path) {
     xml += dbus_interface_xml;
     if (path == broker::driver_path) xml += properties_interface_xml;
     xml += introspectable_interface_xml;
-    if (path == broker::driver_path) xml += monitoring_interface_xml;
+    if (path == broker::driver_path) {
+        xml += monitoring_interface_xml;
+        xml += stats_interface_xml;
+    }
     xml += peer_interface_xml;
     if (const std::string child = child_toward_driver(path); !child.empty()) {
         xml += fmt::format("  <node name=\"{}\"/>\n", child);

@@ -16,7 +16,8 @@ std::vector<std::string_view> features(bool systemd_activation) {
     return f;
 }
 const std::vector<std::string_view>& extra_interfaces() {
-    static const std::vector<std::string_view> i = {"org.freedesktop.DBus.Monitoring"};
+    static const std::vector<std::string_view> i = {"org.freedesktop.DBus.Monitoring",
+                                                            "org.freedesktop.DBus.Debug.Stats"};
     return i;
 }
 
