@@ -127,6 +127,7 @@ private:
     struct InputBuffer {
         explicit InputBuffer(size_t n) : bytes(new uint8_t[n]), n(n) {}
         uint8_t* data() { return bytes.get(); }
+        const uint8_t* data() const { return bytes.get(); }
         uint8_t operator[](size_t i) const { return bytes[i]; }
         size_t size() const { return n; }
         std::unique_ptr<uint8_t[]> bytes;
