@@ -445,9 +445,11 @@ int main(int argc, char** argv) {
         std::fputs(jetbus::config::usage_text(argv[0]).c_str(), stdout);
         return 0;
     case CommandLine::Action::version:
-        std::printf("jetbus %s (git %s)\nA D-Bus message bus compatible with dbus-daemon.\n"
-                    "Features: unix-fd-passing systemd-notify systemd-socket-activation\n",
-                    JETBUS_VERSION, JETBUS_GIT_REVISION);
+        // As dbus-daemon --version: the version ends the first line; then what this binary is built of.
+        std::printf("jetbus D-Bus Message Bus %s\nBuilt from git %s (%s)\n"
+                    "Features: +systemd +journal +inotify +unix-fd-passing -selinux -apparmor -audit -tcp\n"
+                    "A drop-in for dbus-daemon 1.14: the same command line, configuration files and bus.\n",
+                    JETBUS_VERSION, JETBUS_GIT_REVISION, JETBUS_BUILD);
         return 0;
     case CommandLine::Action::introspect:
         std::fputs(jetbus::driver::introspection_xml("/org/freedesktop/DBus").c_str(), stdout);
