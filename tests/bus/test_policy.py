@@ -8,6 +8,7 @@
 #
 # Clients are policy_agent.py processes started through setpriv as the user; sockets are 0777 in
 # a 0755 directory (the brokers chmod the socket; BusDaemon's dir_owner sets the directory).
+import fcntl
 import grp
 import json
 import os
@@ -632,7 +633,25 @@ CONSOLE_AUTH_DIR = '/var/run/console'
 class PolicyAtConsoleTest(PolicyDifferentialTest):
     """at_console policies with nobody at the console and not: the files that say so are created
     before the brokers start (a connection's console state is taken when it connects) and removed
-    by the test's cleanup, pass or fail."""
+    by the test's cleanup, pass or fail. The suites against both daemons run at once under ctest -j
+    and both make these files: a lock keeps one test at a time."""
+
+    LOCK_FILE = '/run/lock/jetbus-console-tests.lock'
+    LOCK_TIMEOUT = 120.0
+
+    def setUp(self):
+        super().setUp()
+        lock = open(self.LOCK_FILE, 'w')
+        self.addCleanup(lock.close)  # closing releases the lock, after the files are gone
+        deadline = time.monotonic() + self.LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self.fail('%s stayed locked for %.0fs' % (self.LOCK_FILE, self.LOCK_TIMEOUT))
+                time.sleep(0.1)
 
     def put_file(self, path, text=''):
         """Creates path (and its directory, if missing) until the test ends; a path that exists
