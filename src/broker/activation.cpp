@@ -155,18 +155,8 @@ void Activation::enqueue(Connection& caller, Waiter w, const ServiceEntry& servi
         it->second->waiters.push_back(std::move(w));
         return;
     }
-    auto owned = std::make_unique<Pending>(bus_.io());
-    Pending& p = *owned;
-    p.name = service.name;
+    Pending& p = add_pending(service.name);
     p.waiters.push_back(std::move(w));
-    pending_.emplace(service.name, std::move(owned));
-    const uint32_t timeout_ms = bus_.limits().service_start_timeout_ms;
-    p.timer.expires_after(std::chrono::milliseconds(timeout_ms));
-    p.timer.async_wait([this, name = service.name](const boost::system::error_code& ec) {
-        if (ec) return;
-        on_timeout(name);
-        bus_.flush_dirty();
-    });
 
     if (options_.systemd_activation) {
         if (service.name == systemd_name) {
@@ -238,33 +228,31 @@ std::vector<std::string> Activation::child_environment() const {
 void Activation::ask_systemd(const std::string& unit) {
     std::vector<uint8_t> body;
     wire::Writer(body).string(unit);
-    wire::HeaderFields f;
-    f.type = wire::MessageType::signal;
-    f.flags = wire::flags::no_reply_expected;
-    f.serial = bus_.next_serial();
-    f.path = driver_path;
+    wire::HeaderFields f = bus_.driver_signal("ActivationRequest");
     f.interface = systemd_activator_interface;
-    f.member = "ActivationRequest";
     f.destination = systemd_name;
-    f.sender = driver_name;
     f.signature = "s";
     MessagePtr request = Message::build(f, body);
     if (bus_.find(systemd_name)) return bus_.send_from_driver(std::move(request));
     // systemd has not connected yet: the request waits for it like any message for an activatable name.
     auto it = pending_.find(systemd_name);
-    if (it == pending_.end()) {
-        auto owned = std::make_unique<Pending>(bus_.io());
-        owned->name = std::string(systemd_name);
-        owned->timer.expires_after(std::chrono::milliseconds(bus_.limits().service_start_timeout_ms));
-        owned->timer.async_wait([this](const boost::system::error_code& ec) {
-            if (ec) return;
-            on_timeout(std::string(systemd_name));
-            bus_.flush_dirty();
-        });
-        it = pending_.emplace(std::string(systemd_name), std::move(owned)).first;
-    }
-    it->second->waiters.push_back(Waiter{0, std::move(request), true});
+    Pending& p = it != pending_.end() ? *it->second : add_pending(std::string(systemd_name));
+    p.waiters.push_back(Waiter{0, std::move(request), true});
     ++waiting_;
+}
+
+Activation::Pending& Activation::add_pending(const std::string& name) {
+    auto owned = std::make_unique<Pending>(bus_.io());
+    Pending& p = *owned;
+    p.name = name;
+    pending_.emplace(name, std::move(owned));
+    p.timer.expires_after(std::chrono::milliseconds(bus_.limits().service_start_timeout_ms));
+    p.timer.async_wait([this, name](const boost::system::error_code& ec) {
+        if (ec) return;
+        on_timeout(name);
+        bus_.flush_dirty();
+    });
+    return p;
 }
 
 void Activation::name_acquired(std::string_view name) {

@@ -106,6 +106,8 @@ private:
     // Adds w to the start of service.name, beginning it if it is not already under way; a refusal
     // (too many starts, a program that cannot run) is the caller's error.
     void enqueue(Connection& caller, Waiter w, const ServiceEntry& service);
+    // A new start of `name`, its service_start_timeout running.
+    Pending& add_pending(const std::string& name);
     bool launch(Pending& p, const ServiceEntry& service, std::string& error_name, std::string& text);
     void ask_systemd(const std::string& unit);
     std::vector<std::string> child_environment() const;

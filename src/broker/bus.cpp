@@ -616,6 +616,13 @@ void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::str
     std::vector<uint8_t> body;
     wire::Writer w(body);
     w.string(name);
+    wire::HeaderFields f = driver_signal(member);
+    f.destination = to->unique_name();
+    f.signature = "s";
+    send_from_driver(Message::build(f, body));
+}
+
+wire::HeaderFields Bus::driver_signal(std::string_view member) {
     wire::HeaderFields f;
     f.type = wire::MessageType::signal;
     f.flags = wire::flags::no_reply_expected;
@@ -623,22 +630,12 @@ void Bus::send_name_signal(ConnectionId to_id, std::string_view member, std::str
     f.path = driver_path;
     f.interface = driver_interface;
     f.member = member;
-    f.destination = to->unique_name();
     f.sender = driver_name;
-    f.signature = "s";
-    send_from_driver(Message::build(f, body));
+    return f;
 }
 
 void Bus::announce_activatable_services_changed() {
-    wire::HeaderFields f;
-    f.type = wire::MessageType::signal;
-    f.flags = wire::flags::no_reply_expected;
-    f.serial = next_serial();
-    f.path = driver_path;
-    f.interface = driver_interface;
-    f.member = "ActivatableServicesChanged";
-    f.sender = driver_name;
-    send_from_driver(Message::build(f, {}));
+    send_from_driver(Message::build(driver_signal("ActivatableServicesChanged"), {}));
 }
 
 void Bus::announce(const std::vector<NameChange>& changes) {
@@ -651,14 +648,7 @@ void Bus::announce(const std::vector<NameChange>& changes) {
         w.string(ch.name);
         w.string(old_name);
         w.string(new_name);
-        wire::HeaderFields f;
-        f.type = wire::MessageType::signal;
-        f.flags = wire::flags::no_reply_expected;
-        f.serial = next_serial();
-        f.path = driver_path;
-        f.interface = driver_interface;
-        f.member = "NameOwnerChanged";
-        f.sender = driver_name;
+        wire::HeaderFields f = driver_signal("NameOwnerChanged");
         f.signature = "sss";
         if (ch.old_owner) send_name_signal(ch.old_owner, "NameLost", ch.name);
         send_from_driver(Message::build(f, body));

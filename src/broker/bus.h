@@ -128,6 +128,9 @@ public:
     void become_monitor(Connection& c, std::vector<match::MatchRule> rules);
     // Monitors see a Hello call with the unique name it assigned as sender (as dbus-daemon shows it).
     void tap_hello(const MessagePtr& hello, Connection& from);
+    // The header of a signal from the bus (org.freedesktop.DBus on its path), with a fresh serial; the
+    // caller adds destination, signature or another interface.
+    wire::HeaderFields driver_signal(std::string_view member);
     // The org.freedesktop.DBus.ActivatableServicesChanged signal, after a reload changed the names.
     void announce_activatable_services_changed();
     // Reports each change of a name's primary owner: NameOwnerChanged, NameLost, NameAcquired.
