@@ -113,6 +113,11 @@ jetbus::broker::BusLimits limits_from(const jetbus::config::BusConfig& c) {
     l.max_match_rules_per_connection = sz("max_match_rules_per_connection");
     l.max_replies_per_connection = sz("max_replies_per_connection");
     l.reply_timeout_ms = static_cast<uint32_t>(sz("reply_timeout"));  // -1 (never) becomes 0
+    l.max_bytes_per_user = sz("max_bytes_per_user");
+    l.max_fds_per_user = sz("max_fds_per_user");
+    l.max_match_rules_per_user = sz("max_match_rules_per_user");
+    l.max_names_per_user = sz("max_names_per_user");
+    l.max_replies_per_user = sz("max_replies_per_user");
     return l;
 }
 

@@ -150,6 +150,16 @@ void Activation::enqueue(Connection& caller, Waiter w, const ServiceEntry& servi
                                      service.name, max_pending));
         return;
     }
+    // One user may hold only a share of the pool, so another user's start is never refused for it.
+    UserAccount& pool = bus_.accounts().bus_account();
+    w.pool_slot = pool.actor_slot(caller.uid());
+    if (!pool.try_charge(w.pool_slot, Resource::service_starts, 1)) {
+        bus_.reply_error(caller, w.message->header(), "org.freedesktop.DBus.Error.LimitsExceeded",
+                         fmt::format("The maximum number of pending activations for UID {} has been reached, "
+                                     "activation of {} failed",
+                                     caller.uid(), service.name));
+        return;
+    }
     ++waiting_;
     if (auto it = pending_.find(service.name); it != pending_.end()) {
         it->second->waiters.push_back(std::move(w));
@@ -237,7 +247,8 @@ void Activation::ask_systemd(const std::string& unit) {
     // systemd has not connected yet: the request waits for it like any message for an activatable name.
     auto it = pending_.find(systemd_name);
     Pending& p = it != pending_.end() ? *it->second : add_pending(std::string(systemd_name));
-    p.waiters.push_back(Waiter{0, std::move(request), true});
+    p.waiters.push_back(Waiter{0, std::move(request), true, UserAccount::self_slot});
+    bus_.accounts().bus_account().charge(UserAccount::self_slot, Resource::service_starts, 1);
     ++waiting_;
 }
 
@@ -255,13 +266,19 @@ Activation::Pending& Activation::add_pending(const std::string& name) {
     return p;
 }
 
+void Activation::release_waiters(const Pending& p) {
+    waiting_ -= p.waiters.size();
+    UserAccount& pool = bus_.accounts().bus_account();
+    for (const Waiter& w : p.waiters) pool.release(w.pool_slot, Resource::service_starts, 1);
+}
+
 void Activation::name_acquired(std::string_view name) {
     auto it = pending_.find(name);
     if (it == pending_.end()) return;
     std::unique_ptr<Pending> p = std::move(it->second);
     pending_.erase(it);
     p->timer.cancel();
-    waiting_ -= p->waiters.size();
+    release_waiters(*p);
     spdlog::info("Successfully activated service '{}'", p->name);
     for (Waiter& w : p->waiters) {
         if (w.from == 0) {
@@ -341,7 +358,7 @@ void Activation::fail(const std::string& name, std::string_view error_name, std:
     std::unique_ptr<Pending> p = std::move(it->second);
     pending_.erase(it);
     p->timer.cancel();
-    waiting_ -= p->waiters.size();
+    release_waiters(*p);
     spdlog::warn("Activated service '{}' failed: {}", name, text);
     for (const Waiter& w : p->waiters) {
         Connection* to = w.from ? bus_.find(w.from) : nullptr;

@@ -93,6 +93,7 @@ private:
         ConnectionId from = 0;   // 0: the bus itself (an ActivationRequest waiting for systemd)
         MessagePtr message;
         bool auto_start = false;
+        uint32_t pool_slot = 0;  // its user's slot in the bus account's pool of service starts
     };
     struct Pending {
         explicit Pending(boost::asio::io_context& io) : timer(io) {}
@@ -102,6 +103,7 @@ private:
         std::vector<Waiter> waiters;
         boost::asio::steady_timer timer;
     };
+    void release_waiters(const Pending& p);
 
     // Adds w to the start of service.name, beginning it if it is not already under way; a refusal
     // (too many starts, a program that cannot run) is the caller's error.

@@ -49,8 +49,36 @@ size_t read_match_args(const Message& m, std::array<match::MatchArg, max_match_a
 
 }  // namespace
 
+namespace {
+
+UserQuota quota_of(const BusLimits& l) {
+    UserQuota q;
+    q[Resource::bytes] = l.max_bytes_per_user;
+    q[Resource::fds] = l.max_fds_per_user;
+    q[Resource::match_rules] = l.max_match_rules_per_user;
+    q[Resource::names] = l.max_names_per_user;
+    q[Resource::replies] = l.max_replies_per_user;
+    q[Resource::incomplete_connections] = l.max_incomplete_connections;
+    q[Resource::service_starts] = l.max_pending_service_starts;
+    return q;
+}
+
+}  // namespace
+
 Bus::Bus(boost::asio::io_context& io, BusOptions options)
-    : io_(io), options_(std::move(options)), reply_timer_(io), activation_(*this) {}
+    : io_(io), options_(std::move(options)), accounts_(quota_of(options_.limits)), reply_timer_(io), activation_(*this) {}
+
+void Bus::set_limits(const BusLimits& limits) {
+    options_.limits = limits;
+    accounts_.set_quota(quota_of(limits));
+}
+
+void Bus::charge_names(Connection& c) {
+    const size_t now = names_.claims_of(c.id());
+    if (now > c.charged_names) c.account().charge(UserAccount::self_slot, Resource::names, now - c.charged_names);
+    if (now < c.charged_names) c.account().release(UserAccount::self_slot, Resource::names, c.charged_names - now);
+    c.charged_names = now;
+}
 
 Bus::~Bus() {
     reply_timer_.cancel();
@@ -79,8 +107,12 @@ void Bus::pause_listener(Listener* l) { paused_listeners_.push_back(l); }
 
 // Like dbus-daemon 1.14: at max_incomplete_connections the listeners stop accepting (new peers wait in
 // the kernel's backlog) until a connection completes its Hello or goes away.
-void Bus::incomplete_done() {
+void Bus::incomplete_done(Connection& c) {
     --incomplete_;
+    if (c.holds_incomplete_slot) {
+        c.holds_incomplete_slot = false;
+        accounts_.bus_account().release(accounts_.bus_account().actor_slot(c.uid()), Resource::incomplete_connections, 1);
+    }
     if (paused_listeners_.empty() || !accepting()) return;
     auto paused = std::move(paused_listeners_);
     paused_listeners_.clear();
@@ -90,7 +122,19 @@ void Bus::incomplete_done() {
 void Bus::accept(int fd) {
     PeerCredentials creds = read_peer_credentials(fd);
     const ConnectionId id = ++next_id_;
+    // One user may hold only a share of the incomplete-connection pool, so a user opening sockets and
+    // never authenticating cannot keep everyone else out.
+    UserAccount& pool = accounts_.bus_account();
+    const uint32_t actor = pool.actor_slot(creds.uid);
+    if (!pool.try_charge(actor, Resource::incomplete_connections, 1)) {
+        spdlog::warn("refusing a connection from uid {} (pid {}): it holds its share of the {} incomplete connections",
+                     creds.uid, creds.pid, options_.limits.max_incomplete_connections);
+        if (creds.pidfd >= 0) ::close(creds.pidfd);
+        ::close(fd);
+        return;
+    }
     auto c = std::make_shared<Connection>(*this, id, fd, std::move(creds));
+    c->holds_incomplete_slot = true;
     connections_.emplace(id, c);
     ++incomplete_;
     spdlog::debug("connection {}: accepted (uid {}, pid {})", id, c->uid(), c->credentials().pid);
@@ -141,7 +185,7 @@ std::string Bus::register_connection(Connection& c) {
     by_unique_name_.emplace(name, &c);
     ++complete_;
     ++connections_per_user_[c.uid()];
-    incomplete_done();
+    incomplete_done(c);
     note_bus_names(c);
     return name;
 }
@@ -155,9 +199,10 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
         auto pu = connections_per_user_.find(c.uid());
         if (pu != connections_per_user_.end() && --pu->second == 0) connections_per_user_.erase(pu);
     } else {
-        incomplete_done();
+        incomplete_done(c);
     }
     for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
+    c.account().release(UserAccount::self_slot, Resource::match_rules, matches_.count(c.id()));
     matches_.remove_all(c.id());
     if (std::find(monitors_.begin(), monitors_.end(), c.id()) != monitors_.end()) {
         monitor_rules_.remove_all(c.id());
@@ -165,6 +210,7 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
     }
 
     unanswered_.clear();
+    c.account().release(UserAccount::self_slot, Resource::replies, replies_.pending_for(c.id()));
     replies_.remove_connection(c.id(), unanswered_);
     answer_no_reply("Message recipient disconnected from message bus without replying");
 
@@ -173,6 +219,7 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
         // owner; being closed, it receives none of the signals itself.
         changes_.clear();
         names_.remove_connection(c.id(), changes_);
+        charge_names(c);  // an heir's claim was charged while it queued
         auto changes = std::move(changes_);
         changes.push_back({c.unique_name(), c.id(), 0});
         announce(changes);
@@ -303,6 +350,11 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
                         "The maximum number of pending replies per connection has been reached");
             return;
         }
+        if (!from.account().try_charge(UserAccount::self_slot, Resource::replies, 1)) {
+            reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        fmt::format("The maximum number of pending replies for UID {} has been reached", from.uid()));
+            return;
+        }
         if (options_.limits.reply_timeout_ms > 0) {
             replies_.expect(from.id(), h.serial, to->id(),
                             ReplyRegistry::Clock::now() + std::chrono::milliseconds(options_.limits.reply_timeout_ms));
@@ -312,7 +364,7 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
         }
     }
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
-    to->enqueue(std::move(m));
+    to->enqueue(std::move(m), to->actor_slot_for(from));
 }
 
 // As dbus-daemon: without NO_AUTO_START a name with a .service file is started and the message waits
@@ -359,7 +411,7 @@ bool Bus::may_deliver(Connection& from, Connection& to, const Message& m, bool r
         send_error(from, m.header(), "org.freedesktop.DBus.Error.AccessDenied", denied);
         return false;
     }
-    if (!to.has_room_for(m)) {
+    if (!to.has_room_for(m, to.actor_slot_for(from))) {
         // The slow reader keeps its connection; the sender hears why.
         send_error(from, m.header(), "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, to, m));
         return false;
@@ -371,6 +423,7 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
     Connection* to = find(h.destination);
     const bool expected = to && h.reply_serial && replies_.take(to->id(), *h.reply_serial, from.id());
+    if (expected) to->account().release(UserAccount::self_slot, Resource::replies, 1);
     if (!expected) {
         // A reply nobody asked for is never delivered (see COMPAT.md), whatever the policy says; where
         // the policy refuses it, the replier hears so, as from dbus-daemon.
@@ -389,7 +442,7 @@ void Bus::route_reply(Connection& from, MessagePtr m) {
     }
     if (!may_deliver(from, *to, *m, true)) return;
     if (unicast_rules_ > 0) deliver_to_unicast_rules(m, &from, to->id());
-    to->enqueue(std::move(m));
+    to->enqueue(std::move(m), to->actor_slot_for(from));
 }
 
 struct Bus::MatchContext {
@@ -447,8 +500,9 @@ void Bus::broadcast(const MessagePtr& m, Connection* sender) {
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
         if (!allowed(sender, to, *m, false, false, nullptr)) continue;
-        if (!to->has_room_for(*m)) continue;  // a full reader misses broadcasts; it is not disconnected
-        to->enqueue(m);
+        const uint32_t actor = sender ? to->actor_slot_for(*sender) : UserAccount::self_slot;
+        if (!to->has_room_for(*m, actor)) continue;  // a full reader misses broadcasts; it is not disconnected
+        to->enqueue(m, actor);
     }
 }
 
@@ -464,8 +518,9 @@ void Bus::deliver_to_unicast_rules(const MessagePtr& m, Connection* sender, Conn
         if (!to || !to->registered()) continue;
         if (has_fds && !to->unix_fd_negotiated()) continue;
         if (!allowed(sender, to, *m, false, false, nullptr)) continue;
-        if (!to->has_room_for(*m)) continue;  // a full reader misses broadcasts; it is not disconnected
-        to->enqueue(m);
+        const uint32_t actor = sender ? to->actor_slot_for(*sender) : UserAccount::self_slot;
+        if (!to->has_room_for(*m, actor)) continue;  // a full reader misses broadcasts; it is not disconnected
+        to->enqueue(m, actor);
     }
 }
 
@@ -495,6 +550,7 @@ size_t Bus::unicast_rule_weight(const match::MatchRule& r) const {
 }
 
 void Bus::add_match(Connection& c, match::MatchRule rule) {
+    c.account().charge(UserAccount::self_slot, Resource::match_rules, 1);  // the driver checked may_charge
     unicast_rules_ += unicast_rule_weight(rule);
     matches_.add(c.id(), std::move(rule));
     const size_t mine = matches_.count(c.id());
@@ -505,16 +561,19 @@ void Bus::add_match(Connection& c, match::MatchRule rule) {
 
 bool Bus::remove_match(Connection& c, const match::MatchRule& rule) {
     if (!matches_.remove(c.id(), rule)) return false;
+    c.account().release(UserAccount::self_slot, Resource::match_rules, 1);
     unicast_rules_ -= unicast_rule_weight(rule);
     return true;
 }
 
 void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
     for (const auto& r : matches_.rules(c.id())) unicast_rules_ -= unicast_rule_weight(r);
+    c.account().release(UserAccount::self_slot, Resource::match_rules, matches_.count(c.id()));
     matches_.remove_all(c.id());
     changes_.clear();
     changes_.push_back({c.unique_name(), c.id(), 0});  // dbus-daemon announces the unique name first
     names_.remove_connection(c.id(), changes_);
+    charge_names(c);
     auto changes = std::move(changes_);
     // Announced while c is still registered: like dbus-daemon, the monitor itself is told NameLost for
     // each name and finally for its unique name (busctl monitor waits for that before it shows anything).
@@ -564,6 +623,7 @@ void Bus::answer_no_reply(std::string_view text) {
     for (const PendingCall& call : owed) {
         Connection* caller = find(call.caller);
         if (!caller) continue;
+        caller->account().release(UserAccount::self_slot, Resource::replies, 1);
         wire::Header h;
         h.serial = call.serial;
         h.type = wire::MessageType::method_call;

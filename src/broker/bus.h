@@ -25,6 +25,7 @@
 #include "broker/reply_registry.h"
 #include "broker/sasl.h"
 #include "broker/string_map.h"
+#include "broker/user_accounts.h"
 #include "match/match_registry.h"
 #include "policy/compiled_policy.h"
 #include "policy/denial_text.h"
@@ -63,7 +64,11 @@ public:
     boost::asio::io_context& io() { return io_; }
     const BusLimits& limits() const { return options_.limits; }
     // ReloadConfig: new limits apply to what happens next; nothing already admitted is undone.
-    void set_limits(const BusLimits& limits) { options_.limits = limits; }
+    void set_limits(const BusLimits& limits);
+    // Per-user charges and shares (user_accounts.h).
+    UserAccounts& accounts() { return accounts_; }
+    // After c's names changed (RequestName, ReleaseName, a queue moving): its account follows.
+    void charge_names(Connection& c);
     // The security policy (bus_policy.cpp). Without one every message is allowed. Setting a new one
     // (ReloadConfig) takes a fresh snapshot for every connection, as dbus-daemon does.
     void set_policy(policy::CompiledPolicy p);
@@ -177,6 +182,7 @@ private:
 
     boost::asio::io_context& io_;
     BusOptions options_;
+    UserAccounts accounts_;
     DriverHandler* driver_ = nullptr;
     ConnectionId next_id_ = 0;
     uint64_t next_unique_ = 0;          // the first peer is :1.0, as with dbus-daemon
@@ -187,7 +193,7 @@ private:
     size_t incomplete_ = 0;     // accepted, no Hello yet (dbus-daemon's "incomplete")
     size_t complete_ = 0;       // said Hello
     std::vector<Listener*> paused_listeners_;
-    void incomplete_done();
+    void incomplete_done(Connection& c);
     NameRegistry names_;
     ReplyRegistry replies_;
     match::MatchRegistry matches_;

@@ -25,6 +25,13 @@ struct BusLimits {
     size_t max_match_rules_per_connection = 512;         // dbus-daemon default
     size_t max_replies_per_connection = 128;             // dbus-daemon default
     uint32_t reply_timeout_ms = 0;                       // 0: never (dbus-daemon default is -1, never)
+    // jetbus's own: what all of one user's connections may make the broker hold (user_accounts.h);
+    // other users get a share of it. Defaults sized so a busy desktop user never meets them.
+    size_t max_bytes_per_user = 256 * 1024 * 1024;
+    size_t max_fds_per_user = 4096;
+    size_t max_match_rules_per_user = 16384;
+    size_t max_names_per_user = 4096;
+    size_t max_replies_per_user = 8192;
 };
 
 }  // namespace jetbus::broker

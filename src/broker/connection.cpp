@@ -32,6 +32,7 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
       socket_(bus.io(), fd),
       timer_(bus.io()),
       creds_(std::move(creds)),
+      account_(bus.accounts().attach(creds_.uid)),
       sasl_(bus.sasl_options(creds_)),
       in_(input_buffer_size),
       charge_(new IncomingCharge) {
@@ -40,9 +41,23 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
 
 Connection::~Connection() {
     charge_->owner = nullptr;
+    release_held_fds(in_fds_.size());
     for (int fd : in_fds_) ::close(fd);
+    if (large_) account_.release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
+    while (!out_.empty()) {
+        release_outgoing(out_.front());
+        out_.pop_front();
+    }
     if (creds_.pidfd >= 0) ::close(creds_.pidfd);
+    bus_.accounts().detach(account_);
 }
+
+void Connection::release_outgoing(const Outgoing& o) {
+    account_.release(o.actor, Resource::bytes, o.m->bytes().size());
+    account_.release(o.actor, Resource::fds, o.m->fds().size());
+}
+
+void Connection::release_held_fds(size_t n) { account_.release(UserAccount::self_slot, Resource::fds, n); }
 
 void Connection::start() {
     timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
@@ -119,7 +134,15 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
         // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
         const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
         for (int fd : read_fds_) in_fds_.push_back(fd);
-        if (n == 0) {
+        const bool fds_over_quota =
+            !read_fds_.empty() && !account_.try_charge(UserAccount::self_slot, Resource::fds, read_fds_.size());
+        if (fds_over_quota) release_held_fds(in_fds_.size() - read_fds_.size());  // close() drops them all
+        if (fds_over_quota) {
+            for (int fd : in_fds_) ::close(fd);
+            in_fds_.clear();
+            close(fmt::format("unix fds over uid {}'s limit of {} held in the bus", creds_.uid,
+                              account_.max(Resource::fds)));
+        } else if (n == 0) {
             close(large_ ? "peer closed the connection in the middle of a message" : "peer closed the connection");
         } else if (n < 0) {
             close(fmt::format("read failed: {}", std::strerror(static_cast<int>(-n))));
@@ -173,6 +196,7 @@ void Connection::took_large(size_t n) {
     if (large_have_ == large_->raw_size()) {
         MessagePtr m = std::move(large_);
         large_have_ = 0;
+        account_.release(UserAccount::self_slot, Resource::bytes, m->raw_size());
         deliver(std::move(m));
     }
 }
@@ -253,6 +277,11 @@ bool Connection::consume_message() {
     if (*size <= in_.size()) {
         return false;  // the rest arrives in a later read
     }
+    if (!account_.try_charge(UserAccount::self_slot, Resource::bytes, *size)) {
+        close(fmt::format("a message of {} bytes would take uid {} over its limit of {} bytes held in the bus",
+                          *size, creds_.uid, account_.max(Resource::bytes)));
+        return false;
+    }
     std::memcpy(m->raw_data(), p, avail);
     in_begin_ = in_end_;
     large_ = std::move(m);
@@ -291,6 +320,7 @@ void Connection::deliver(MessagePtr m) {
         auto& fds = m->fds();
         fds.assign(in_fds_.begin(), in_fds_.begin() + nfds);
         in_fds_.erase(in_fds_.begin(), in_fds_.begin() + nfds);
+        release_held_fds(nfds);  // now the message's: charged again where it is queued
     }
     m->charge(charge_);
     peaks_.incoming_bytes = std::max(peaks_.incoming_bytes, charge_->bytes);
@@ -300,22 +330,32 @@ void Connection::deliver(MessagePtr m) {
 
 // As dbus-daemon counts it: a queue takes one more message until it has passed its limit. Output is
 // batched per event, so before refusing, hand the kernel what it will take now, as libdbus would have.
-bool Connection::has_room_for(const Message&) {
+bool Connection::has_room_for(const Message& m, uint32_t actor) {
     const auto fits = [this] {
         return out_bytes_ <= bus_.limits().max_outgoing_bytes && out_fds_ <= bus_.limits().max_outgoing_unix_fds;
     };
-    if (fits()) return true;
+    const auto in_share = [&] {
+        return account_.may_charge(actor, Resource::bytes, m.bytes().size()) &&
+               account_.may_charge(actor, Resource::fds, m.fds().size());
+    };
+    if (fits() && in_share()) return true;
     flush();
-    return fits();
+    if (!fits()) return false;
+    if (in_share()) return true;
+    const bool bytes_fit = account_.may_charge(actor, Resource::bytes, m.bytes().size());
+    account_.note_refusal(actor, bytes_fit ? Resource::fds : Resource::bytes);
+    return false;
 }
 
-void Connection::enqueue(MessagePtr m) {
+void Connection::enqueue(MessagePtr m, uint32_t actor) {
     if (!is_open()) return;
+    account_.charge(actor, Resource::bytes, m->bytes().size());
+    account_.charge(actor, Resource::fds, m->fds().size());
     out_bytes_ += m->bytes().size();
     out_fds_ += m->fds().size();
     peaks_.outgoing_bytes = std::max(peaks_.outgoing_bytes, out_bytes_);
     peaks_.outgoing_fds = std::max(peaks_.outgoing_fds, out_fds_);
-    out_.push_back(std::move(m));
+    out_.push_back({std::move(m), actor});
     // Routed messages are refused before this (has_room_for); what still piles up past twice the limit
     // (the bus's own messages to a peer that never reads) ends that peer.
     const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});  // about the receiver
@@ -346,7 +386,8 @@ void Connection::flush() {
         std::array<iovec, max_iov_per_write> iov;
         size_t count = 0;
         std::span<const int> fds;
-        for (const MessagePtr& m : out_) {
+        for (const Outgoing& o : out_) {
+            const MessagePtr& m = o.m;
             const bool head = count == 0;
             // A message's fds ride on the sendmsg carrying its first byte, and no other message may
             // share that sendmsg, so every receiver sees fds with the message they belong to.
@@ -364,14 +405,15 @@ void Connection::flush() {
         if (n < 0) return close(fmt::format("write failed: {}", std::strerror(static_cast<int>(-n))));
         size_t left = static_cast<size_t>(n);
         while (left > 0) {
-            const size_t remaining = out_.front()->bytes().size() - head_sent_;
+            const size_t remaining = out_.front().m->bytes().size() - head_sent_;
             if (left < remaining) {
                 head_sent_ += left;
                 break;
             }
             left -= remaining;
-            out_bytes_ -= out_.front()->bytes().size();
-            out_fds_ -= out_.front()->fds().size();
+            out_bytes_ -= out_.front().m->bytes().size();
+            out_fds_ -= out_.front().m->fds().size();
+            release_outgoing(out_.front());
             out_.pop_front();
             head_sent_ = 0;
         }
@@ -388,9 +430,13 @@ void Connection::close(std::string_view reason) {
     timer_.cancel();
     boost::system::error_code ec;
     socket_.close(ec);
-    out_.clear();
+    while (!out_.empty()) {
+        release_outgoing(out_.front());
+        out_.pop_front();
+    }
     out_bytes_ = 0;
     out_fds_ = 0;
+    if (large_) account_.release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
     large_.reset();
     bus_.remove_connection(*this, was_registered);
 }

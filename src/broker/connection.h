@@ -22,6 +22,7 @@
 #include "broker/ring_queue.h"
 #include "broker/sasl.h"
 #include "broker/transport.h"
+#include "broker/user_accounts.h"
 #include "policy/compiled_policy.h"
 
 namespace jetbus::broker {
@@ -39,8 +40,10 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     void start();
-    // Queues a message for this peer; the Bus flushes dirty connections at the end of each event.
-    void enqueue(MessagePtr m);
+    // Queues a message for this peer, charged to this peer's user on behalf of actor (a slot of
+    // account(): the sender's user; self_slot for the bus's own messages). The Bus flushes dirty
+    // connections at the end of each event.
+    void enqueue(MessagePtr m, uint32_t actor = UserAccount::self_slot);
     void flush();
     void close(std::string_view reason);
 
@@ -82,8 +85,18 @@ public:
     const Peaks& peaks() const { return peaks_; }
     void note_match_rules(size_t n) { peaks_.match_rules = std::max(peaks_.match_rules, n); }
     void note_bus_names(size_t n) { peaks_.bus_names = std::max(peaks_.bus_names, n); }
-    // Whether m fits this peer's outgoing queue (max_outgoing_bytes, max_outgoing_unix_fds).
-    bool has_room_for(const Message& m);
+    // Whether m fits this peer's outgoing queue (max_outgoing_bytes, max_outgoing_unix_fds) and the
+    // actor's share of this peer's user's bytes and fds (user_accounts.h).
+    bool has_room_for(const Message& m, uint32_t actor);
+    // The account of this peer's user, where its queue, rules, names and pending calls are charged.
+    UserAccount& account() { return account_; }
+    // Other users' actor slot on this peer's account.
+    uint32_t actor_slot_for(const Connection& sender) {
+        return sender.uid() == uid() ? UserAccount::self_slot : account_.actor_slot(sender.uid());
+    }
+    // Names and pending replies charged to account() (the Bus keeps them in step).
+    size_t charged_names = 0;
+    bool holds_incomplete_slot = false;  // counted in the bus pool of incomplete connections
 
     bool flush_scheduled = false;  // owned by Bus: already in its dirty list
     bool admitted = false;         // owned by Bus: authenticated and counted against its user
@@ -117,6 +130,7 @@ private:
     ReactorRead<Connection> read_op_;
     boost::asio::steady_timer timer_;  // auth_timeout while authenticating, then pending_fd_timeout
     PeerCredentials creds_;
+    UserAccount& account_;
     SaslServer sasl_;
     ConnectionState state_ = ConnectionState::authenticating;
     std::string unique_name_;
@@ -136,12 +150,18 @@ private:
     InputBuffer in_;
     size_t in_begin_ = 0;
     size_t in_end_ = 0;
-    std::deque<int> in_fds_;         // fds received, not yet claimed by a message
-    MessagePtr large_;               // a message too big for in_, read into its own buffer
+    std::deque<int> in_fds_;         // fds received, not yet claimed by a message (charged to account_)
+    MessagePtr large_;               // a message too big for in_, read into its own buffer (charged to account_)
     size_t large_have_ = 0;
 
     std::string auth_out_;           // SASL replies, sent before any message
-    RingQueue<MessagePtr> out_;
+    struct Outgoing {
+        MessagePtr m;
+        uint32_t actor;  // whose share of account_ it is charged to
+    };
+    RingQueue<Outgoing> out_;
+    void release_outgoing(const Outgoing& o);
+    void release_held_fds(size_t n);
     size_t out_bytes_ = 0;
     size_t out_fds_ = 0;
     size_t head_sent_ = 0;           // bytes of out_.front() already written

@@ -443,6 +443,13 @@ const std::vector<LimitInfo>& known_limits() {
         {"max_match_rules_per_connection", 512, true},
         {"max_replies_per_connection", 128, true},
         {"reply_timeout", -1, true},  // -1: method calls never time out in the bus
+        // jetbus's own (dbus-daemon refuses these names): what all of one user's connections may make
+        // the bus hold; other users get a share of it (see README, "Limits and quotas").
+        {"max_bytes_per_user", 268435456, false},  // 256 MiB
+        {"max_fds_per_user", 4096, false},
+        {"max_match_rules_per_user", 16384, false},
+        {"max_names_per_user", 4096, false},
+        {"max_replies_per_user", 8192, false},
     };
     return limits;
 }

@@ -67,11 +67,31 @@ void Driver::request_name(Call& c) {
                                        "in configuration file if required; max_names_per_connection={})",
                                        c.from.unique_name(), bus_.limits().max_names_per_connection));
     }
+    if (bus_.names().owner(name) != c.from.id() &&
+        !c.from.account().may_charge(broker::UserAccount::self_slot, broker::Resource::names, 1)) {
+        c.from.account().note_refusal(broker::UserAccount::self_slot, broker::Resource::names);
+        return reply_error(c, DriverError::limits_exceeded,
+                           fmt::format("Connection \"{}\" is not allowed to own more services: UID {} owns its limit "
+                                       "of names (max_names_per_user={})",
+                                       c.from.unique_name(), c.from.uid(), bus_.limits().max_names_per_user));
+    }
     changes_.clear();
     const auto result = bus_.names().request(name, c.from.id(), flags, changes_);
+    recharge_names(c.from);
     bus_.note_bus_names(c.from);
     reply_uint32(c, static_cast<uint32_t>(result));
     bus_.announce(changes_);
+}
+
+// A request or release can move other peers' claims too (a replaced owner leaves or queues).
+void Driver::recharge_names(broker::Connection& from) {
+    bus_.charge_names(from);
+    for (const broker::NameChange& change : changes_) {
+        for (broker::ConnectionId id : {change.old_owner, change.new_owner}) {
+            if (id == 0 || id == from.id()) continue;
+            if (broker::Connection* other = bus_.find(id)) bus_.charge_names(*other);
+        }
+    }
 }
 
 void Driver::release_name(Call& c) {
@@ -90,6 +110,7 @@ void Driver::release_name(Call& c) {
     }
     changes_.clear();
     const auto result = bus_.names().release(name, c.from.id(), changes_);
+    recharge_names(c.from);
     reply_uint32(c, static_cast<uint32_t>(result));
     bus_.announce(changes_);
 }
@@ -197,6 +218,13 @@ void Driver::add_match(Call& c) {
                            fmt::format("Connection \"{}\" is not allowed to add more match rules (increase limits "
                                        "in configuration file if required; max_match_rules_per_connection={})",
                                        c.from.unique_name(), bus_.limits().max_match_rules_per_connection));
+    }
+    if (!c.from.account().may_charge(broker::UserAccount::self_slot, broker::Resource::match_rules, 1)) {
+        c.from.account().note_refusal(broker::UserAccount::self_slot, broker::Resource::match_rules);
+        return reply_error(c, DriverError::limits_exceeded,
+                           fmt::format("Connection \"{}\" is not allowed to add more match rules: UID {} holds its "
+                                       "limit of match rules (max_match_rules_per_user={})",
+                                       c.from.unique_name(), c.from.uid(), bus_.limits().max_match_rules_per_user));
     }
     bus_.add_match(c.from, std::move(*rule));
     reply_empty(c);

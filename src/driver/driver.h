@@ -104,6 +104,7 @@ private:
     broker::Bus& bus_;
     DriverOptions options_;
     std::vector<broker::NameChange> changes_;
+    void recharge_names(broker::Connection& from);
     uint32_t stats_serial_ = 0;             // GetStats' Serial: one count per method, as dbus-daemon
     uint32_t connection_stats_serial_ = 0;  // GetConnectionStats' Serial
 };
