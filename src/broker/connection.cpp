@@ -138,6 +138,8 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
             !read_fds_.empty() && !account_.try_charge(UserAccount::self_slot, Resource::fds, read_fds_.size());
         if (fds_over_quota) release_held_fds(in_fds_.size() - read_fds_.size());  // close() drops them all
         if (fds_over_quota) {
+            spdlog::warn("connection {} ({}): disconnected: its unix fds would take uid {} over its limit of {} "
+                         "held in the bus", id_, unique_name_, creds_.uid, account_.max(Resource::fds));
             for (int fd : in_fds_) ::close(fd);
             in_fds_.clear();
             close(fmt::format("unix fds over uid {}'s limit of {} held in the bus", creds_.uid,
@@ -278,6 +280,8 @@ bool Connection::consume_message() {
         return false;  // the rest arrives in a later read
     }
     if (!account_.try_charge(UserAccount::self_slot, Resource::bytes, *size)) {
+        spdlog::warn("connection {} ({}): disconnected: a message of {} bytes would take uid {} over its limit of {} "
+                     "bytes held in the bus", id_, unique_name_, *size, creds_.uid, account_.max(Resource::bytes));
         close(fmt::format("a message of {} bytes would take uid {} over its limit of {} bytes held in the bus",
                           *size, creds_.uid, account_.max(Resource::bytes)));
         return false;
