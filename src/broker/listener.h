@@ -6,6 +6,7 @@
 #include <string>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace jetbus::broker {
 
@@ -24,6 +25,8 @@ private:
     Bus& bus_;
     boost::asio::posix::stream_descriptor socket_;
     std::string unlink_path_;
+    boost::asio::steady_timer backoff_;   // out of fds: accepting again after a pause, not in a spin
+    bool out_of_resources_ = false;       // logged once per episode
 };
 
 }  // namespace jetbus::broker
