@@ -19,7 +19,9 @@ const char* resource_name(Resource r) {
     return "?";
 }
 
-size_t UserAccount::max(Resource r) const { return owner_.quota_[r]; }
+UserAccount::UserAccount(UserAccounts& owner, uid_t uid) : owner_(owner), limits_(owner.quota_.max), uid_(uid) {
+    actors_.push_back({uid});
+}
 
 size_t UserAccount::used_by(Resource r, uid_t actor) const {
     for (const Actor& a : actors_)
@@ -34,41 +36,17 @@ uint32_t UserAccount::actor_slot(uid_t actor) {
     return static_cast<uint32_t>(actors_.size() - 1);
 }
 
-bool UserAccount::may_charge(uint32_t slot, Resource r, size_t amount) const {
-    const size_t i = idx(r);
-    const size_t limit = max(r);
-    if (used_[i] > limit || amount > limit - used_[i]) return false;
-    if (slot == self_slot) return true;
-    // The share rule: (holding + amount) * (holders + 1) <= remaining + holding, holders counting this
-    // actor. Multiplication instead of a division, in 128 bits so no maximum can overflow it.
+bool UserAccount::within_share(uint32_t slot, size_t i, size_t amount) const {
+    // (holding + amount) * (holders + 1) <= remaining + holding, holders counting this actor.
+    // Multiplication instead of a division, in 128 bits so no maximum can overflow it.
     const size_t holding = actors_[slot].used[i];
     const size_t holders = holders_[i] + (holding == 0 ? 1 : 0);
-    const size_t remaining = limit - used_[i];
+    const size_t remaining = limits_[i] - used_[i];
     const unsigned __int128 want = static_cast<unsigned __int128>(holding + amount) * (holders + 1);
     return want <= static_cast<unsigned __int128>(remaining) + holding;
 }
 
-void UserAccount::charge(uint32_t slot, Resource r, size_t amount) {
-    if (amount == 0) return;
-    const size_t i = idx(r);
-    Actor& a = actors_[slot];
-    if (a.used[i] == 0) ++holders_[i];
-    a.used[i] += amount;
-    used_[i] += amount;
-}
-
-void UserAccount::release(uint32_t slot, Resource r, size_t amount) {
-    if (amount == 0) return;
-    const size_t i = idx(r);
-    Actor& a = actors_[slot];
-    a.used[i] -= amount;
-    used_[i] -= amount;
-    if (a.used[i] == 0) {
-        --holders_[i];
-        a.warned[i] = false;
-    }
-    if (connections_ == 0) owner_.maybe_drop(*this);
-}
+void UserAccount::drop_if_idle() { owner_.maybe_drop(*this); }
 
 bool UserAccount::try_charge(uint32_t slot, Resource r, size_t amount) {
     if (may_charge(slot, r, amount)) {

@@ -47,11 +47,11 @@ class UserAccounts;
 
 class UserAccount {
 public:
-    UserAccount(UserAccounts& owner, uid_t uid) : owner_(owner), uid_(uid) { actors_.push_back({uid}); }
+    UserAccount(UserAccounts& owner, uid_t uid);
     uid_t uid() const { return uid_; }
     size_t used(Resource r) const { return used_[idx(r)]; }
     size_t used_by(Resource r, uid_t actor) const;
-    size_t max(Resource r) const;
+    size_t max(Resource r) const { return limits_[idx(r)]; }
     // How many users hold some of r on this account.
     size_t holders(Resource r) const { return holders_[idx(r)]; }
 
@@ -59,10 +59,33 @@ public:
     // so a peer that sends and is drained costs no allocation per message).
     uint32_t actor_slot(uid_t actor);
     // Whether the actor may add amount of r (the maximum, and the share rule above).
-    bool may_charge(uint32_t slot, Resource r, size_t amount) const;
+    bool may_charge(uint32_t slot, Resource r, size_t amount) const {
+        if (amount == 0) return true;
+        const size_t i = idx(r);
+        if (used_[i] > limits_[i] || amount > limits_[i] - used_[i]) return false;
+        return slot == self_slot || within_share(slot, i, amount);
+    }
     // Records the charge whatever the limits say (callers check may_charge first where they may refuse).
-    void charge(uint32_t slot, Resource r, size_t amount);
-    void release(uint32_t slot, Resource r, size_t amount);
+    void charge(uint32_t slot, Resource r, size_t amount) {
+        if (amount == 0) return;
+        const size_t i = idx(r);
+        size_t& held = actors_[slot].used[i];
+        if (held == 0) ++holders_[i];
+        held += amount;
+        used_[i] += amount;
+    }
+    void release(uint32_t slot, Resource r, size_t amount) {
+        if (amount == 0) return;
+        const size_t i = idx(r);
+        Actor& a = actors_[slot];
+        a.used[i] -= amount;
+        used_[i] -= amount;
+        if (a.used[i] == 0) {
+            --holders_[i];
+            a.warned[i] = false;
+        }
+        if (connections_ == 0) drop_if_idle();  // may destroy this account: nothing may follow
+    }
     // A connection's own charges (its queue, its rules): the account's own slot.
     static constexpr uint32_t self_slot = 0;
     // may_charge then charge; logs the first refusal for each actor until its holding drains.
@@ -73,12 +96,15 @@ public:
 
 private:
     static size_t idx(Resource r) { return static_cast<size_t>(r); }
+    bool within_share(uint32_t slot, size_t i, size_t amount) const;
+    void drop_if_idle();
     struct Actor {
         uid_t uid;
         std::array<size_t, resource_count> used{};
         std::array<bool, resource_count> warned{};
     };
     UserAccounts& owner_;
+    const std::array<size_t, resource_count>& limits_;  // the owner's quota, kept current on reload
     uid_t uid_;
     std::array<size_t, resource_count> used_{};
     std::array<size_t, resource_count> holders_{};
