@@ -5,7 +5,7 @@
 #                              print {"received": N} whenever stdin gets a line, exit when it closes
 #   flood DEST SIZE SECONDS    no-reply calls with a SIZE-byte body to DEST for SECONDS (or until the bus
 #                              stops taking them); {"sent", "limits_exceeded", "errors", "disconnected"}
-#   fds DEST COUNT PER_MSG     COUNT fds in no-reply calls of PER_MSG fds each to DEST;
+#   fds DEST COUNT PER_MSG     COUNT fds in no-reply calls (16 KiB) of PER_MSG fds each to DEST;
 #                              {"sent_fds", "limits_exceeded", "errors", "disconnected"}
 #   pingpong DEST SECONDS      calls to DEST one at a time for SECONDS; {"calls": N, "errors": N}
 import json
@@ -273,6 +273,11 @@ def flood(bus, dest, size, seconds, fds_total=0, per_msg=0):
             bus.closed = True
     if not bus.closed:
         bus.sock.setblocking(True)
+        try:
+            bus.sock.sendall(pending)  # a message counted as sent goes out whole
+        except (ConnectionResetError, BrokenPipeError):
+            bus.closed = True
+    if not bus.closed:
         drain_errors(bus, counts, 0.5)
     say(disconnected=bus.closed, **counts)
 
@@ -298,7 +303,8 @@ def main():
         say(unique=bus.unique)
         flood(bus, args[0], int(args[1]), float(args[2]))
     elif mode == 'fds':
-        flood(bus, args[0], 8, TIMEOUT, fds_total=int(args[1]), per_msg=int(args[2]))
+        # 16 KiB bodies: the stopped receiver's socket buffer fills after a few, then the bus holds them.
+        flood(bus, args[0], 16384, TIMEOUT, fds_total=int(args[1]), per_msg=int(args[2]))
     elif mode == 'pingpong':
         say(unique=bus.unique)
         pingpong(bus, args[0], float(args[1]))

@@ -225,6 +225,7 @@ class QuotaTest(BusTestCase):
         self.assertTrue(closed, 'the bus kept a connection that sent 1,600 fds with one message of none')
         self.assertIn('its unix fds would take uid 0 over its limit of 256', self.log())
         self.assertEqual(other.received(1), 0)  # the others are still served
+        self.stop_clients()
         self.assert_fds_back()
 
     # --- rules, names, replies ----------------------------------------------------------------
