@@ -212,6 +212,7 @@ def sink(bus, name):
 
 
 def drain_errors(bus, counts, timeout=0.0):
+    """Counts the errors read so far (timeout 0), or until none came for timeout seconds."""
     while True:
         m = bus.read_message(timeout) if timeout else bus.buffered_message()
         if m is None:
@@ -219,7 +220,6 @@ def drain_errors(bus, counts, timeout=0.0):
         if m['type'] == TYPE_ERROR:
             key = 'limits_exceeded' if m['error'] == 'org.freedesktop.DBus.Error.LimitsExceeded' else 'errors'
             counts[key] += 1
-        timeout = 0.0
 
 
 def flood(bus, dest, size, seconds, fds_total=0, per_msg=0):
