@@ -298,6 +298,13 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     }
     if (!may_deliver(from, *to, *m, false)) return;
     if (m->expects_reply()) {
+        // As dbus-daemon: one reply slot per (caller, serial, callee); a second call could never be told
+        // apart from the first when the replies come back.
+        if (replies_.awaits(from.id(), h.serial, to->id())) {
+            reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied",
+                        "Message has the same reply serial as a currently-outstanding existing method call");
+            return;
+        }
         if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
             reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
                         "The maximum number of pending replies per connection has been reached");
