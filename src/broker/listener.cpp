@@ -15,7 +15,7 @@
 namespace jetbus::broker {
 
 Listener::Listener(Bus& bus, int fd, std::string unlink_path)
-    : bus_(bus), socket_(bus.io(), fd), unlink_path_(std::move(unlink_path)) {}
+    : bus_(bus), socket_(bus.io(), fd), unlink_path_(std::move(unlink_path)), retry_(bus.io()) {}
 
 Listener::~Listener() {
     boost::system::error_code ec;
@@ -50,17 +50,28 @@ void Listener::on_readable() {
         }
         const int fd = ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            starved_ = false;
             bus_.accept(fd);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN) {
-            // Out of fds or memory: the pending peers wait in the backlog until something frees up.
-            spdlog::warn("accept failed: {}", std::strerror(errno));
-        }
+        if (errno != EAGAIN) return retry_later(errno);
         break;
     }
     start();
+}
+
+// Out of fds or memory: the pending peers wait in the backlog until something frees up.
+void Listener::retry_later(int error) {
+    constexpr auto retry_interval = std::chrono::milliseconds(100);
+    if (!starved_) spdlog::warn("accept failed: {}; trying again every 100 ms", std::strerror(error));
+    starved_ = true;
+    retry_.expires_after(retry_interval);
+    retry_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        on_readable();
+        bus_.flush_dirty();
+    });
 }
 
 }  // namespace jetbus::broker
