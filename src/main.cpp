@@ -299,11 +299,17 @@ struct ReloadNotice {
     ~ReloadNotice() { sd_notify(0, "READY=1\nSTATUS=Processing requests..."); }
 };
 
-// dbus-daemon raises its fd limit to the hard limit so thousands of peers fit.
+// As dbus-daemon: the soft fd limit goes up to the hard one, and root (which may raise the hard one) gets
+// at least 65536, so thousands of peers fit; each takes two here (its socket and its pidfd).
 void raise_fd_limit() {
+    constexpr rlim_t enough_fds = 65536;  // dbus-daemon's number
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    const rlim_t hard = rl.rlim_max;
+    if (::getuid() == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < enough_fds) rl.rlim_max = enough_fds;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && rl.rlim_max != hard) {
+        rl.rlim_cur = rl.rlim_max = hard;  // no CAP_SYS_RESOURCE (a container): the hard limit it is
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 }

@@ -345,6 +345,13 @@ void Bus::route_unicast(Connection& from, MessagePtr m) {
     }
     if (!may_deliver(from, *to, *m, false)) return;
     if (m->expects_reply()) {
+        // As dbus-daemon: one reply slot per (caller, serial, callee); a second call could never be told
+        // apart from the first when the replies come back.
+        if (replies_.awaits(from.id(), h.serial, to->id())) {
+            reply_error(from, h, "org.freedesktop.DBus.Error.AccessDenied",
+                        "Message has the same reply serial as a currently-outstanding existing method call");
+            return;
+        }
         if (replies_.pending_for(from.id()) >= options_.limits.max_replies_per_connection) {
             reply_error(from, h, "org.freedesktop.DBus.Error.LimitsExceeded",
                         "The maximum number of pending replies per connection has been reached");
@@ -419,9 +426,26 @@ bool Bus::may_deliver(Connection& from, Connection& to, const Message& m, bool r
     return true;
 }
 
+// A reply to a name nobody owns (a caller that has gone, say) is answered as dbus-daemon answers it, with
+// the error a call to that name would get, whatever the reply's flags; a reply never starts a service.
+void Bus::reply_to_unowned(Connection& from, const wire::Header& h) {
+    if (h.flags & wire::flags::no_auto_start) {
+        return send_error(from, h, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                          fmt::format("Name \"{}\" does not exist", h.destination));
+    }
+    if (activation_.lookup(h.destination)) {
+        spdlog::debug("connection {} ({}): dropped a reply for {}, which has no owner yet", from.id(),
+                      from.unique_name(), h.destination);
+        return;
+    }
+    send_error(from, h, "org.freedesktop.DBus.Error.ServiceUnknown",
+               fmt::format("The name {} was not provided by any .service files", h.destination));
+}
+
 void Bus::route_reply(Connection& from, MessagePtr m) {
     const wire::Header& h = m->header();
     Connection* to = find(h.destination);
+    if (!to && !h.destination.empty()) return reply_to_unowned(from, h);
     const bool expected = to && h.reply_serial && replies_.take(to->id(), *h.reply_serial, from.id());
     if (expected) to->account().release(UserAccount::self_slot, Resource::replies, 1);
     if (!expected) {

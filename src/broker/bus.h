@@ -152,6 +152,7 @@ private:
     void route_reply(Connection& from, MessagePtr m);
     // A unicast whose destination has no owner: it waits for an activation, or the sender hears why not.
     void route_to_unowned(Connection& from, MessagePtr m);
+    void reply_to_unowned(Connection& from, const wire::Header& h);
     void on_activation_failure(Connection& from, const Message& m);
     void broadcast(const MessagePtr& m, Connection* sender);
     // Unicast traffic also reaches eavesdropping rules and rules naming the destination.

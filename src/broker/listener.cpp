@@ -15,11 +15,10 @@
 namespace jetbus::broker {
 
 Listener::Listener(Bus& bus, int fd, std::string unlink_path)
-    : bus_(bus), socket_(bus.io(), fd), unlink_path_(std::move(unlink_path)), backoff_(bus.io()) {}
+    : bus_(bus), socket_(bus.io(), fd), unlink_path_(std::move(unlink_path)), retry_(bus.io()) {}
 
 Listener::~Listener() {
     boost::system::error_code ec;
-    backoff_.cancel();
     socket_.close(ec);
     if (!unlink_path_.empty()) ::unlink(unlink_path_.c_str());
 }
@@ -51,28 +50,28 @@ void Listener::on_readable() {
         }
         const int fd = ::accept4(socket_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (out_of_resources_) spdlog::info("accepting connections again");
-            out_of_resources_ = false;
+            starved_ = false;
             bus_.accept(fd);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN) {
-            // Out of fds or memory: the pending peers wait in the backlog until something frees up. The
-            // socket stays readable meanwhile, so waiting on it again would spin: try again in a while.
-            if (!out_of_resources_) spdlog::warn("accept failed: {}; retrying every 100 ms", std::strerror(errno));
-            out_of_resources_ = true;
-            backoff_.expires_after(std::chrono::milliseconds(100));
-            backoff_.async_wait([this](const boost::system::error_code& ec) {
-                if (ec) return;
-                on_readable();
-                bus_.flush_dirty();
-            });
-            return;
-        }
+        if (errno != EAGAIN) return retry_later(errno);
         break;
     }
     start();
+}
+
+// Out of fds or memory: the pending peers wait in the backlog until something frees up.
+void Listener::retry_later(int error) {
+    constexpr auto retry_interval = std::chrono::milliseconds(100);
+    if (!starved_) spdlog::warn("accept failed: {}; trying again every 100 ms", std::strerror(error));
+    starved_ = true;
+    retry_.expires_after(retry_interval);
+    retry_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        on_readable();
+        bus_.flush_dirty();
+    });
 }
 
 }  // namespace jetbus::broker

@@ -21,12 +21,15 @@ public:
 
 private:
     void on_readable();
+    void retry_later(int error);
 
     Bus& bus_;
     boost::asio::posix::stream_descriptor socket_;
     std::string unlink_path_;
-    boost::asio::steady_timer backoff_;   // out of fds: accepting again after a pause, not in a spin
-    bool out_of_resources_ = false;       // logged once per episode
+    // Out of fds (or memory) the socket stays readable while accept fails: waiting for readiness again
+    // would spin, so the next try waits for this timer instead. starved_ keeps the warning to one line.
+    boost::asio::steady_timer retry_;
+    bool starved_ = false;
 };
 
 }  // namespace jetbus::broker

@@ -32,6 +32,10 @@ public:
     void expire(Clock::time_point now, std::vector<PendingCall>& expired);
     // True (and forgets the slot) when callee owes caller a reply to serial.
     bool take(ConnectionId caller, uint32_t serial, ConnectionId callee);
+    // True when callee already owes caller a reply to serial (a second call with that serial is refused).
+    bool awaits(ConnectionId caller, uint32_t serial, ConnectionId callee) const {
+        return waiting(Slot{caller, serial, callee});
+    }
     size_t pending_for(ConnectionId caller) const;
     // The calls a departing callee will never answer; forgets them and those the departing caller made.
     void remove_connection(ConnectionId who, std::vector<PendingCall>& unanswered);

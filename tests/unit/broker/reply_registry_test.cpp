@@ -43,3 +43,13 @@ TEST_CASE("A departing caller's pending calls are forgotten without NoReply") {
     CHECK(owed.empty());
     CHECK_FALSE(r.take(1, 7, 2));
 }
+
+TEST_CASE("A call awaiting its reply is known by caller, serial and callee") {
+    ReplyRegistry r;
+    r.expect(1, 7, 2);
+    CHECK(r.awaits(1, 7, 2));
+    CHECK_FALSE(r.awaits(1, 7, 3));
+    CHECK_FALSE(r.awaits(1, 8, 2));
+    CHECK(r.take(1, 7, 2));
+    CHECK_FALSE(r.awaits(1, 7, 2));
+}
