@@ -192,7 +192,7 @@ std::string Bus::register_connection(Connection& c) {
 
 void Bus::remove_connection(Connection& c, bool was_registered) {
     auto self = connections_.find(c.id());
-    if (self == connections_.end()) return;
+    if (self == connections_.end()) return c.detach_account();
     std::shared_ptr<Connection> keep = self->second;  // alive until the cleanup below is done
     if (!c.unique_name().empty()) {
         --complete_;
@@ -227,6 +227,7 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
         changes_ = std::move(changes);
     }
     if (!c.unique_name().empty()) by_unique_name_.erase(c.unique_name());
+    c.detach_account();
     connections_.erase(c.id());
 }
 
@@ -419,8 +420,9 @@ bool Bus::may_deliver(Connection& from, Connection& to, const Message& m, bool r
         return false;
     }
     if (!to.has_room_for(m, to.actor_slot_for(from))) {
-        // The slow reader keeps its connection; the sender hears why.
+        // The slow reader keeps its connection; the sender hears why, and is read more slowly for a while.
         send_error(from, m.header(), "org.freedesktop.DBus.Error.LimitsExceeded", full_queue_text(from, to, m));
+        from.note_refused_for_room();
         return false;
     }
     return true;

@@ -23,6 +23,13 @@ namespace {
 
 constexpr size_t input_buffer_size = 64 * 1024;   // one read takes many small messages at once
 constexpr size_t max_iov_per_write = 64;          // messages gathered into one sendmsg
+// Messages one connection may dispatch per turn of the event loop before the others get theirs: a
+// peer that sends 64 KiB of small messages in one write costs the bus as much as 600 peers sending
+// one each, and without a budget every other peer waits behind all of it.
+constexpr size_t dispatch_budget = 32;
+// How long a peer's input waits after one of its messages found its receiver without room. The refusals
+// still come, each with its error, but a flood into a full queue no longer takes the bus from others.
+constexpr auto refusal_backoff = std::chrono::milliseconds(10);
 
 }  // namespace
 
@@ -31,33 +38,36 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
       id_(id),
       socket_(bus.io(), fd),
       timer_(bus.io()),
+      backoff_(bus.io()),
       creds_(std::move(creds)),
-      account_(bus.accounts().attach(creds_.uid)),
+      account_(&bus.accounts().attach(creds_.uid)),
       sasl_(bus.sasl_options(creds_)),
       in_(input_buffer_size),
       charge_(new IncomingCharge) {
     charge_->owner = this;
 }
 
+// Every connection is closed before the Bus goes (its destructor closes them), and closing detaches
+// the account: the destructor, which pending I/O can run after the Bus is gone, never reaches it.
 Connection::~Connection() {
     charge_->owner = nullptr;
-    release_held_fds(in_fds_.size());
     for (int fd : in_fds_) ::close(fd);
-    if (large_) account_.release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
-    while (!out_.empty()) {
-        release_outgoing(out_.front());
-        out_.pop_front();
-    }
     if (creds_.pidfd >= 0) ::close(creds_.pidfd);
-    bus_.accounts().detach(account_);
+}
+
+void Connection::detach_account() {
+    if (!account_) return;
+    release_held_fds(in_fds_.size());  // the fds themselves are closed with the connection
+    bus_.accounts().detach(*account_);
+    account_ = nullptr;
 }
 
 void Connection::release_outgoing(const Outgoing& o) {
-    account_.release(o.actor, Resource::bytes, o.m->bytes().size());
-    account_.release(o.actor, Resource::fds, o.m->fds().size());
+    account_->release(o.actor, Resource::bytes, o.m->bytes().size());
+    account_->release(o.actor, Resource::fds, o.m->fds().size());
 }
 
-void Connection::release_held_fds(size_t n) { account_.release(UserAccount::self_slot, Resource::fds, n); }
+void Connection::release_held_fds(size_t n) { account_->release(UserAccount::self_slot, Resource::fds, n); }
 
 void Connection::start() {
     timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
@@ -133,17 +143,18 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
     {
         // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
         const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
+        bool backlog = false;
         for (int fd : read_fds_) in_fds_.push_back(fd);
         const bool fds_over_quota =
-            !read_fds_.empty() && !account_.try_charge(UserAccount::self_slot, Resource::fds, read_fds_.size());
+            !read_fds_.empty() && !account_->try_charge(UserAccount::self_slot, Resource::fds, read_fds_.size());
         if (fds_over_quota) release_held_fds(in_fds_.size() - read_fds_.size());  // close() drops them all
         if (fds_over_quota) {
             spdlog::warn("connection {} ({}): disconnected: its unix fds would take uid {} over its limit of {} "
-                         "held in the bus", id_, unique_name_, creds_.uid, account_.max(Resource::fds));
+                         "held in the bus", id_, unique_name_, creds_.uid, account_->max(Resource::fds));
             for (int fd : in_fds_) ::close(fd);
             in_fds_.clear();
             close(fmt::format("unix fds over uid {}'s limit of {} held in the bus", creds_.uid,
-                              account_.max(Resource::fds)));
+                              account_->max(Resource::fds)));
         } else if (n == 0) {
             close(large_ ? "peer closed the connection in the middle of a message" : "peer closed the connection");
         } else if (n < 0) {
@@ -154,18 +165,40 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
             took_large(static_cast<size_t>(n));
         } else {
             in_end_ += static_cast<size_t>(n);
-            consume_input();
+            backlog = consume_input();
             if (!read_fds_.empty() || fd_timer_armed_) watch_pending_fds();
         }
-        if (is_open()) {
-            if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
-                reading_paused_ = true;  // on_charge_released() starts reading again
-            } else {
-                arm_read();
-            }
-        }
+        if (is_open()) read_next(backlog);
     }
     bus_.flush_dirty();
+}
+
+// After a turn: what is left in the buffer is dispatched on a later turn, behind every other peer
+// that is ready now; with nothing left, the next read (unless this peer's messages still held in the
+// bus are over its incoming limits).
+void Connection::read_next(bool backlog) {
+    if (refused_for_room_) {
+        refused_for_room_ = false;
+        backoff_.expires_after(refusal_backoff);
+        backoff_.async_wait([self = shared_from_this(), backlog](const boost::system::error_code& ec) {
+            if (ec || !self->is_open()) return;
+            self->read_next(backlog);
+        });
+    } else if (backlog) {
+        boost::asio::post(bus_.io(), [self = shared_from_this()] {
+            if (!self->is_open()) return;
+            {
+                const logging::ScopedLogContext log_scope({self->id_, &self->unique_name_, self->creds_.pid});
+                const bool more = self->consume_input();
+                if (self->is_open()) self->read_next(more);
+            }
+            self->bus_.flush_dirty();
+        });
+    } else if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
+        reading_paused_ = true;  // on_charge_released() starts reading again
+    } else {
+        arm_read();
+    }
 }
 
 // fds that arrived ahead of the rest of their message may wait pending_fd_timeout, then the peer is
@@ -198,7 +231,7 @@ void Connection::took_large(size_t n) {
     if (large_have_ == large_->raw_size()) {
         MessagePtr m = std::move(large_);
         large_have_ = 0;
-        account_.release(UserAccount::self_slot, Resource::bytes, m->raw_size());
+        account_->release(UserAccount::self_slot, Resource::bytes, m->raw_size());
         deliver(std::move(m));
     }
 }
@@ -210,13 +243,15 @@ void Connection::compact_input() {
     in_begin_ = 0;
 }
 
-void Connection::consume_input() {
-    while (is_open() && in_begin_ < in_end_) {
+bool Connection::consume_input() {
+    for (size_t dispatched = 0; is_open() && in_begin_ < in_end_; ++dispatched) {
+        if (dispatched == dispatch_budget) return true;
         const bool progressed =
             state_ == ConnectionState::authenticating ? consume_auth() : consume_message();
         if (!progressed) break;
     }
     if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    return false;
 }
 
 bool Connection::consume_auth() {
@@ -279,11 +314,11 @@ bool Connection::consume_message() {
     if (*size <= in_.size()) {
         return false;  // the rest arrives in a later read
     }
-    if (!account_.try_charge(UserAccount::self_slot, Resource::bytes, *size)) {
+    if (!account_->try_charge(UserAccount::self_slot, Resource::bytes, *size)) {
         spdlog::warn("connection {} ({}): disconnected: a message of {} bytes would take uid {} over its limit of {} "
-                     "bytes held in the bus", id_, unique_name_, *size, creds_.uid, account_.max(Resource::bytes));
+                     "bytes held in the bus", id_, unique_name_, *size, creds_.uid, account_->max(Resource::bytes));
         close(fmt::format("a message of {} bytes would take uid {} over its limit of {} bytes held in the bus",
-                          *size, creds_.uid, account_.max(Resource::bytes)));
+                          *size, creds_.uid, account_->max(Resource::bytes)));
         return false;
     }
     std::memcpy(m->raw_data(), p, avail);
@@ -339,22 +374,22 @@ bool Connection::has_room_for(const Message& m, uint32_t actor) {
         return out_bytes_ <= bus_.limits().max_outgoing_bytes && out_fds_ <= bus_.limits().max_outgoing_unix_fds;
     };
     const auto in_share = [&] {
-        return account_.may_charge(actor, Resource::bytes, m.bytes().size()) &&
-               account_.may_charge(actor, Resource::fds, m.fds().size());
+        return account_->may_charge(actor, Resource::bytes, m.bytes().size()) &&
+               account_->may_charge(actor, Resource::fds, m.fds().size());
     };
     if (fits() && in_share()) return true;
     flush();
     if (!fits()) return false;
     if (in_share()) return true;
-    const bool bytes_fit = account_.may_charge(actor, Resource::bytes, m.bytes().size());
-    account_.note_refusal(actor, bytes_fit ? Resource::fds : Resource::bytes);
+    const bool bytes_fit = account_->may_charge(actor, Resource::bytes, m.bytes().size());
+    account_->note_refusal(actor, bytes_fit ? Resource::fds : Resource::bytes);
     return false;
 }
 
 void Connection::enqueue(MessagePtr m, uint32_t actor) {
     if (!is_open()) return;
-    account_.charge(actor, Resource::bytes, m->bytes().size());
-    account_.charge(actor, Resource::fds, m->fds().size());
+    account_->charge(actor, Resource::bytes, m->bytes().size());
+    account_->charge(actor, Resource::fds, m->fds().size());
     out_bytes_ += m->bytes().size();
     out_fds_ += m->fds().size();
     peaks_.outgoing_bytes = std::max(peaks_.outgoing_bytes, out_bytes_);
@@ -432,6 +467,7 @@ void Connection::close(std::string_view reason) {
     spdlog::debug("connection {} ({}, uid {}, pid {}): closed: {}", id_,
                   unique_name_.empty() ? "unregistered" : unique_name_, creds_.uid, creds_.pid, reason);
     timer_.cancel();
+    backoff_.cancel();
     boost::system::error_code ec;
     socket_.close(ec);
     while (!out_.empty()) {
@@ -440,7 +476,7 @@ void Connection::close(std::string_view reason) {
     }
     out_bytes_ = 0;
     out_fds_ = 0;
-    if (large_) account_.release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
+    if (large_) account_->release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
     large_.reset();
     bus_.remove_connection(*this, was_registered);
 }

@@ -88,11 +88,17 @@ public:
     // Whether m fits this peer's outgoing queue (max_outgoing_bytes, max_outgoing_unix_fds) and the
     // actor's share of this peer's user's bytes and fds (user_accounts.h).
     bool has_room_for(const Message& m, uint32_t actor);
+    // A message of this peer's was refused because its receiver had no room: its input waits a moment
+    // before more of it is read (a flood then costs the bus little while the receiver stays full).
+    void note_refused_for_room() { refused_for_room_ = true; }
     // The account of this peer's user, where its queue, rules, names and pending calls are charged.
-    UserAccount& account() { return account_; }
+    UserAccount& account() { return *account_; }
+    // Called by the Bus once a closed connection's charges are all released: the account may go, and
+    // the connection (which pending I/O can keep alive past the Bus) no longer touches it.
+    void detach_account();
     // Other users' actor slot on this peer's account.
     uint32_t actor_slot_for(const Connection& sender) {
-        return sender.uid() == uid() ? UserAccount::self_slot : account_.actor_slot(sender.uid());
+        return sender.uid() == uid() ? UserAccount::self_slot : account_->actor_slot(sender.uid());
     }
     // Names and pending replies charged to account() (the Bus keeps them in step).
     size_t charged_names = 0;
@@ -117,7 +123,9 @@ private:
     void arm_read();
     void arm_write();
     void took_large(size_t n);
-    void consume_input();
+    // Dispatches up to dispatch_budget messages; true when complete input is left for a later turn.
+    bool consume_input();
+    void read_next(bool backlog);
     bool consume_auth();
     bool consume_message();
     void deliver(MessagePtr m);
@@ -129,8 +137,10 @@ private:
     ReactorSocket socket_;
     ReactorRead<Connection> read_op_;
     boost::asio::steady_timer timer_;  // auth_timeout while authenticating, then pending_fd_timeout
+    boost::asio::steady_timer backoff_;  // input held back after a refusal for room (note_refused_for_room)
+    bool refused_for_room_ = false;
     PeerCredentials creds_;
-    UserAccount& account_;
+    UserAccount* account_;
     SaslServer sasl_;
     ConnectionState state_ = ConnectionState::authenticating;
     std::string unique_name_;
