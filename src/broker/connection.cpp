@@ -408,6 +408,14 @@ void Connection::enqueue(MessagePtr m, uint32_t actor) {
                      unique_name_, bus_.limits().max_outgoing_unix_fds);
         return close("outgoing fd queue full");
     }
+    // Only the bus's own messages are queued past the user's maximum (routed ones were checked): a
+    // peer that does not read its errors and signals from the bus ends here, not in the bus's memory.
+    if (account_->used(Resource::bytes) > account_->max(Resource::bytes)) {
+        spdlog::warn("connection {} ({}): uid {} has over {} bytes queued, the bus's own messages to this "
+                     "peer among them; disconnecting the slow reader", id_, unique_name_, creds_.uid,
+                     account_->max(Resource::bytes));
+        return close("queued bytes over the user's limit");
+    }
     bus_.schedule_flush(*this);
 }
 

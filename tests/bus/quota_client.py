@@ -5,6 +5,7 @@
 #                              print {"received": N} whenever stdin gets a line, exit when it closes
 #   flood DEST SIZE SECONDS    no-reply calls with a SIZE-byte body to DEST for SECONDS (or until the bus
 #                              stops taking them); {"sent", "limits_exceeded", "errors", "disconnected"}
+#   flood-deaf DEST SIZE SECONDS   the same, never reading what the bus sends back
 #   fds DEST COUNT PER_MSG     COUNT fds in no-reply calls (16 KiB) of PER_MSG fds each to DEST;
 #                              {"sent_fds", "limits_exceeded", "errors", "disconnected"}
 #   pingpong DEST SECONDS      calls to DEST one at a time for SECONDS; {"calls": N, "errors": N}
@@ -222,7 +223,7 @@ def drain_errors(bus, counts, timeout=0.0):
             counts[key] += 1
 
 
-def flood(bus, dest, size, seconds, fds_total=0, per_msg=0):
+def flood(bus, dest, size, seconds, fds_total=0, per_msg=0, deaf=False):
     counts = {'sent': 0, 'sent_fds': 0, 'limits_exceeded': 0, 'errors': 0}
     body = string_body('x' * max(size - 5, 0))
     bus.sock.setblocking(False)
@@ -232,7 +233,8 @@ def flood(bus, dest, size, seconds, fds_total=0, per_msg=0):
     while time.monotonic() < deadline and not bus.closed:
         if fds_total and counts['sent_fds'] >= fds_total and not pending:
             break
-        r, w, _ = select.select([bus.sock], [bus.sock], [], max(0.0, min(0.2, deadline - time.monotonic())))
+        r, w, _ = select.select([] if deaf else [bus.sock], [bus.sock], [],
+                                max(0.0, min(0.2, deadline - time.monotonic())))
         if r:
             try:
                 chunk = bus.sock.recv(1 << 16)
@@ -302,6 +304,9 @@ def main():
     elif mode == 'flood':
         say(unique=bus.unique)
         flood(bus, args[0], int(args[1]), float(args[2]))
+    elif mode == 'flood-deaf':  # never reads what the bus sends back
+        say(unique=bus.unique)
+        flood(bus, args[0], int(args[1]), float(args[2]), deaf=True)
     elif mode == 'fds':
         # 16 KiB bodies: the stopped receiver's socket buffer fills after a few, then the bus holds them.
         flood(bus, args[0], 16384, TIMEOUT, fds_total=int(args[1]), per_msg=int(args[2]))

@@ -77,14 +77,17 @@ class QuotaClient:
         return self.wait_line('received', count)['received']
 
 
-class QuotaTest(BusTestCase):
+class QuotaCase(BusTestCase):
+    """A broker with CONFIG and LIMITS; the helpers the tests share."""
+    LIMITS = DEFAULTS
+
     def setUp(self):
         if harness.testing_reference_daemon():
             self.skipTest('per-user shares are jetbus\'s own (dbus-daemon refuses max_*_per_user limits)')
         self._background = []
         self._connections = []
         config = CONFIG
-        for key, value in DEFAULTS.items():
+        for key, value in self.LIMITS.items():
             config = config.replace('{%s}' % key, str(value))
         self.bus = BusDaemon(harness.DAEMON_PATH, config_text=config, dir_owner='root')
         try:
@@ -121,6 +124,12 @@ class QuotaTest(BusTestCase):
     def log(self):
         return self.bus.stderr()
 
+    def tearDown(self):
+        self.stop_clients()
+        super().tearDown()
+
+
+class QuotaTest(QuotaCase):
     # --- queued bytes -------------------------------------------------------------------------
     def test_a_flood_to_a_stopped_receiver_stops_at_the_senders_share_and_others_still_get_through(self):
         receiver = self.sink('daemon')
@@ -317,6 +326,24 @@ class QuotaTest(BusTestCase):
                 s.close()
         self.assert_fds_back()
 
-    def tearDown(self):
+class DeafPeerTest(QuotaCase):
+    """A peer that never reads what the bus sends it (its errors) meets its user's byte limit there."""
+    LIMITS = dict(DEFAULTS, bytes_per_user=256 * 1024)
+
+    def test_a_flooder_that_never_reads_its_errors_is_disconnected_at_its_users_limit(self):
+        receiver = self.sink('daemon')
+        os.kill(receiver.pid, signal.SIGSTOP)
+        flood = self.client('nobody', 'flood-deaf', SINK, 1024, CLIENT_TIMEOUT)
+        result = flood.wait_line('sent', timeout=CLIENT_TIMEOUT + 10)
+        self.assertTrue(result['disconnected'], result)
+        self.assertIn('uid 65534 has over 262144 bytes queued', self.log())
+        rss_growth = broker_rss_kib(self.bus.pid) - self.start_rss
+        bound = 4096 + (512 * 1024 if broker_is_sanitized() else 0)
+        self.assertLess(rss_growth, bound, 'RSS grew by %d KiB' % rss_growth)
+        # The receiver's queue (the part the flooder could fill) still reaches it.
+        os.kill(receiver.pid, signal.SIGCONT)
+        got = []
+        self.assertTrue(wait_until(lambda: got.append(receiver.received(len(got) + 1)) or got[-1] > 0,
+                                   CLIENT_TIMEOUT, interval=0.2))
         self.stop_clients()
-        super().tearDown()
+        self.assert_fds_back()
