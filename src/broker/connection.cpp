@@ -139,7 +139,16 @@ ssize_t Connection::read_once() {
 }
 
 void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
-    if (ec || !is_open()) return;
+    if (ec || !is_open()) {
+        // A read can complete after another event closed this peer (a write to a peer that died
+        // fails): the fds it received have no message to go to, and nothing else would close them.
+        // Without ec the read ran, so read_fds_ are its own; an aborted read never ran and read_fds_
+        // are the previous read's, already handed to in_fds_.
+        if (!ec)
+            for (int fd : read_fds_) ::close(fd);
+        read_fds_.clear();
+        return;
+    }
     {
         // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
         const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
