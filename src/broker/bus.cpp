@@ -66,7 +66,12 @@ UserQuota quota_of(const BusLimits& l) {
 }  // namespace
 
 Bus::Bus(boost::asio::io_context& io, BusOptions options)
-    : io_(io), options_(std::move(options)), accounts_(quota_of(options_.limits)), reply_timer_(io), activation_(*this) {}
+    : io_(io),
+      options_(std::move(options)),
+      accounts_(quota_of(options_.limits)),
+      reply_timer_(io),
+      hangups_(io, [this](std::span<const uint64_t> ids) { on_hangups(ids); }),
+      activation_(*this) {}
 
 void Bus::set_limits(const BusLimits& limits) {
     options_.limits = limits;
@@ -262,6 +267,16 @@ Connection* Bus::find(std::string_view name) {
         return it == by_unique_name_.end() ? nullptr : it->second;
     }
     return find(names_.owner(name));
+}
+
+void Bus::on_hangups(std::span<const uint64_t> ids) {
+    for (const uint64_t id : ids) {
+        auto it = connections_.find(id);
+        if (it == connections_.end()) continue;  // already gone: its own read saw the end
+        const std::shared_ptr<Connection> keep = it->second;  // closing removes it from connections_
+        keep->on_hangup();
+    }
+    flush_dirty();
 }
 
 Connection* Bus::find(ConnectionId id) {

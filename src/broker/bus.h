@@ -18,6 +18,7 @@
 
 #include "broker/activation.h"
 #include "broker/connection.h"
+#include "broker/hangup_watch.h"
 #include "broker/listener.h"
 #include "broker/bus_limits.h"
 #include "broker/message.h"
@@ -103,6 +104,7 @@ public:
     match::MatchRegistry& matches() { return matches_; }
     ReplyRegistry& replies() { return replies_; }
     Activation& activation() { return activation_; }
+    HangupWatch& hangups() { return hangups_; }
     size_t connection_count() const { return connections_.size(); }
     // Debug.Stats: counts as dbus-daemon keeps them, and their peaks (kept as rules and names are added).
     struct Peaks {
@@ -180,6 +182,7 @@ private:
     void arm_reply_timer();
     void on_reply_timeout();
     void answer_no_reply(std::string_view text);
+    void on_hangups(std::span<const uint64_t> ids);
 
     boost::asio::io_context& io_;
     BusOptions options_;
@@ -210,6 +213,7 @@ private:
     std::vector<NameChange> changes_;
     std::vector<PendingCall> unanswered_;
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
+    HangupWatch hangups_;                      // peers whose hang-up the socket reads may not see
     bool reply_timer_armed_ = false;
     std::vector<std::string> acquired_;        // names announced as taken, for activation
     Peaks peaks_;

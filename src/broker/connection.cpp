@@ -77,6 +77,7 @@ void Connection::start() {
         self->close("no Hello within auth_timeout");
         self->bus_.flush_dirty();
     });
+    bus_.hangups().watch(socket_.native_handle(), id_);
     arm_read();
 }
 
@@ -124,7 +125,31 @@ bool Connection::over_incoming_limits() const {
 void Connection::on_charge_released() {
     if (!reading_paused_ || over_incoming_limits() || !is_open()) return;
     reading_paused_ = false;
-    arm_read();
+    read_again();
+}
+
+// The next read: the reactor's, performed at once or at the socket's next edge. Once the peer hung up
+// no edge is certain to come (hangup_watch.h), so each read is posted instead, one per turn as the
+// reactor's are, until the end of the stream closes the connection.
+void Connection::read_again() {
+    if (!hung_up_) return arm_read();
+    boost::asio::post(bus_.io(), [self = shared_from_this()] {
+        // Not while a read the reactor performed waits to complete: its bytes are in the buffer already.
+        if (!self->is_open() || self->reading_paused_ || (self->read_op_.started() && !self->read_op_.waiting()))
+            return;
+        const ssize_t n = self->read_once();
+        if (n == -EAGAIN) return self->arm_read();
+        self->on_read({}, n);
+    });
+}
+
+// A read queued in the reactor for the next edge may wait for ever: the rest is read now. A read
+// already performed (on_read), input left for a later turn (read_next), a back-off or paused reading
+// (on_charge_released) all end in read_again(), which reads on once hung_up_ is set.
+void Connection::on_hangup() {
+    if (!is_open() || hung_up_) return;
+    hung_up_ = true;
+    if (read_op_.waiting()) read_again();
 }
 
 ssize_t Connection::read_once() {
@@ -206,7 +231,7 @@ void Connection::read_next(bool backlog) {
     } else if (state_ != ConnectionState::authenticating && over_incoming_limits()) {
         reading_paused_ = true;  // on_charge_released() starts reading again
     } else {
-        arm_read();
+        read_again();
     }
 }
 

@@ -40,6 +40,8 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     void start();
+    // The peer hung up (HangupWatch): read what it sent up to the end of the stream, then close.
+    void on_hangup();
     // Queues a message for this peer, charged to this peer's user on behalf of actor (a slot of
     // account(): the sender's user; self_slot for the bus's own messages). The Bus flushes dirty
     // connections at the end of each event.
@@ -120,6 +122,7 @@ private:
 
     void on_charge_released() override;
     bool over_incoming_limits() const;
+    void read_again();
     void arm_read();
     void arm_write();
     void took_large(size_t n);
@@ -181,6 +184,7 @@ private:
     bool fd_timer_armed_ = false;
     IncomingChargePtr charge_;           // this peer's messages still in the broker
     bool reading_paused_ = false;        // stopped reading until charge_ falls under the limits
+    bool hung_up_ = false;               // the peer hung up: read on to the end without waiting for an edge
     mutable std::string loginfo_;        // empty until loginfo() first asked
     wire::RecentNames recent_names_;     // this peer's header names already validated
     Peaks peaks_;

@@ -45,11 +45,15 @@ public:
     ReactorRead() : reactor_op(boost::system::error_code(), &ReactorRead::do_perform, &ReactorRead::do_complete) {}
 
     bool started() const { return owner_ != nullptr; }
+    // Started and not yet performed: queued in the reactor until the socket's next edge (its owner may
+    // read the socket itself meanwhile; nothing of this operation is under way).
+    bool waiting() const { return owner_ != nullptr && !performed_; }
 
     void start(std::shared_ptr<Owner> owner, boost::asio::io_context& io, ReactorSocket& socket) {
         owner_ = std::move(owner);
         ec_ = {};
         result_ = 0;
+        performed_ = false;
         auto& reactor = boost::asio::use_service<boost::asio::detail::reactor>(io);
         reactor.start_op(boost::asio::detail::reactor::read_op, socket.native_handle(), socket.reactor_data(), this,
                          /*is_continuation=*/true, /*allow_speculative=*/true);
@@ -60,6 +64,7 @@ private:
         auto* self = static_cast<ReactorRead*>(base);
         const ssize_t n = self->owner_->read_once();
         if (n == -EAGAIN) return not_done;
+        self->performed_ = true;
         self->result_ = n;
         return n > 0 && self->owner_->read_exhausted(n) ? done_and_exhausted : done;
     }
@@ -75,6 +80,7 @@ private:
 
     std::shared_ptr<Owner> owner_;
     ssize_t result_ = 0;
+    bool performed_ = false;
 };
 
 }  // namespace jetbus::broker

@@ -1,7 +1,7 @@
 # Peers that leave while the broker is busy: their last bytes and their hang-up reach the broker in
 # one go. The broker is stopped (SIGSTOP) while the raw-socket client writes and leaves, then
 # continued, so it meets everything at once, as a loaded broker does (the soak run, bench/soak, found
-# this). It must still drop the peer and close every fd it sent.
+# both cases). It must still drop the peer and close every fd it sent.
 import array
 import os
 import re
@@ -13,7 +13,7 @@ import tempfile
 from harness import BusTestCase, CLIENT_TIMEOUT, wait_until
 
 # Message types and header field codes from the spec's "Message Format" section.
-METHOD_CALL = 1
+METHOD_CALL, SIGNAL = 1, 4
 PATH, INTERFACE, MEMBER, DESTINATION, UNIX_FDS = 1, 2, 3, 6, 9
 
 
@@ -103,6 +103,19 @@ class DepartingPeers(BusTestCase):
             except OSError:
                 pass  # closed while we looked
         return held
+
+    def test_a_peer_that_sends_its_last_message_and_hangs_up_at_once_is_dropped(self):
+        # As dbus-send --type=signal leaves: one signal, then close, both in the broker's next read.
+        peer = RawPeer(self.bus.socket)
+        self.assertTrue(self.observer.NameHasOwner(peer.unique_name))
+        last = message(SIGNAL, 2, [(PATH, 'o', '/org/jetbus/Test'), (INTERFACE, 's', 'org.jetbus.Test'),
+                                   (MEMBER, 's', 'Bye')])
+
+        def send_and_leave():
+            peer.sock.sendall(last)
+            peer.sock.close()
+        self.while_the_broker_is_stopped(send_and_leave)
+        self.assert_dropped(peer)
 
     def test_fds_a_departed_peer_sent_are_closed_when_the_answer_to_it_fails(self):
         # Two calls carrying an fd each, then the peer leaves: writing the answer to the first fails
