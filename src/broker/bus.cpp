@@ -1,6 +1,7 @@
 // Bus: connections, routing and the signals of name ownership. See bus.h.
 #include "broker/bus.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,6 +142,7 @@ void Bus::accept(int fd) {
     auto c = std::make_shared<Connection>(*this, id, fd, std::move(creds));
     c->holds_incomplete_slot = true;
     connections_.emplace(id, c);
+    connections_peak_ = std::max(connections_peak_, connections_.size());
     ++incomplete_;
     spdlog::debug("connection {}: accepted (uid {}, pid {})", id, c->uid(), c->credentials().pid);
     c->start();
@@ -234,6 +236,22 @@ void Bus::remove_connection(Connection& c, bool was_registered) {
     if (!c.unique_name().empty()) by_unique_name_.erase(c.unique_name());
     c.detach_account();
     connections_.erase(c.id());
+    trim_after_storm();
+}
+
+// glibc keeps the heap freed by thousands of departed peers (their buffers lie between live blocks, so
+// the heap's top cannot shrink): once the connections have halved since a peak of many, hand the free
+// pages back. Logarithmically few trims per storm; none in a steady state.
+void Bus::trim_after_storm() {
+    constexpr size_t storm = 512;
+    if (connections_peak_ < storm || connections_.size() > connections_peak_ / 2) return;
+    connections_peak_ = connections_.size();
+    if (trim_posted_) return;
+    trim_posted_ = true;
+    boost::asio::post(io_, [this] {
+        trim_posted_ = false;
+        ::malloc_trim(0);
+    });
 }
 
 void Bus::schedule_flush(Connection& c) {

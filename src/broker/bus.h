@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "broker/activation.h"
@@ -183,6 +184,7 @@ private:
     void on_reply_timeout();
     void answer_no_reply(std::string_view text);
     void on_hangups(std::span<const uint64_t> ids);
+    void trim_after_storm();
 
     boost::asio::io_context& io_;
     BusOptions options_;
@@ -196,6 +198,8 @@ private:
     std::unordered_map<uid_t, size_t> connections_per_user_;
     size_t incomplete_ = 0;     // accepted, no Hello yet (dbus-daemon's "incomplete")
     size_t complete_ = 0;       // said Hello
+    size_t connections_peak_ = 0;  // most connections since the heap was last trimmed
+    bool trim_posted_ = false;
     std::vector<Listener*> paused_listeners_;
     void incomplete_done(Connection& c);
     NameRegistry names_;

@@ -63,6 +63,7 @@ void Connection::detach_account() {
 }
 
 void Connection::release_outgoing(const Outgoing& o) {
+    if (o.actor == UserAccount::self_slot) own_out_bytes_ -= o.m->bytes().size();
     account_->release(o.actor, Resource::bytes, o.m->bytes().size());
     account_->release(o.actor, Resource::fds, o.m->fds().size());
 }
@@ -425,6 +426,7 @@ void Connection::enqueue(MessagePtr m, uint32_t actor) {
     account_->charge(actor, Resource::bytes, m->bytes().size());
     account_->charge(actor, Resource::fds, m->fds().size());
     out_bytes_ += m->bytes().size();
+    if (actor == UserAccount::self_slot) own_out_bytes_ += m->bytes().size();
     out_fds_ += m->fds().size();
     peaks_.outgoing_bytes = std::max(peaks_.outgoing_bytes, out_bytes_);
     peaks_.outgoing_fds = std::max(peaks_.outgoing_fds, out_fds_);
@@ -444,7 +446,11 @@ void Connection::enqueue(MessagePtr m, uint32_t actor) {
     }
     // Only the bus's own messages are queued past the user's maximum (routed ones were checked): a
     // peer that does not read its errors and signals from the bus ends here, not in the bus's memory.
-    if (account_->used(Resource::bytes) > account_->max(Resource::bytes)) {
+    // Only a peer with a sixteenth of that maximum of them unread, though: one that reads its errors
+    // while its user's other connections fill the account (a flood into its own stopped receiver) is
+    // not the one to blame.
+    if (account_->used(Resource::bytes) > account_->max(Resource::bytes) &&
+        own_out_bytes_ > account_->max(Resource::bytes) / 16) {
         spdlog::warn("connection {} ({}): uid {} has over {} bytes queued, the bus's own messages to this "
                      "peer among them; disconnecting the slow reader", id_, unique_name_, creds_.uid,
                      account_->max(Resource::bytes));

@@ -176,6 +176,7 @@ private:
     void release_outgoing(const Outgoing& o);
     void release_held_fds(size_t n);
     size_t out_bytes_ = 0;
+    size_t own_out_bytes_ = 0;       // of out_bytes_, the bus's own messages (errors, signals from the bus)
     size_t out_fds_ = 0;
     size_t head_sent_ = 0;           // bytes of out_.front() already written
     std::vector<int> read_fds_;      // fds of the last read (reused: no allocation per read)

@@ -223,8 +223,13 @@ def drain_errors(bus, counts, timeout=0.0):
             counts[key] += 1
 
 
-def flood(bus, dest, size, seconds, fds_total=0, per_msg=0, deaf=False):
+def flood(bus, dest, size, seconds, fds_total=0, per_msg=0, deaf=False, until_stdin=False):
+    """Sends for seconds; with until_stdin, until a line (or the end) on stdin instead, at most TIMEOUT,
+    saying refused=N once the first LimitsExceeded is read."""
     counts = {'sent': 0, 'sent_fds': 0, 'limits_exceeded': 0, 'errors': 0}
+    watch = [sys.stdin] if until_stdin else []
+    if until_stdin:
+        seconds = TIMEOUT
     body = string_body('x' * max(size - 5, 0))
     bus.sock.setblocking(False)
     pending = b''
@@ -233,8 +238,10 @@ def flood(bus, dest, size, seconds, fds_total=0, per_msg=0, deaf=False):
     while time.monotonic() < deadline and not bus.closed:
         if fds_total and counts['sent_fds'] >= fds_total and not pending:
             break
-        r, w, _ = select.select([] if deaf else [bus.sock], [bus.sock], [],
+        r, w, _ = select.select(([] if deaf else [bus.sock]) + watch, [bus.sock], [],
                                 max(0.0, min(0.2, deadline - time.monotonic())))
+        if sys.stdin in r:
+            break
         if r:
             try:
                 chunk = bus.sock.recv(1 << 16)
@@ -248,8 +255,11 @@ def flood(bus, dest, size, seconds, fds_total=0, per_msg=0, deaf=False):
             if chunk:
                 bus.buf += chunk
                 bus.sock.setblocking(True)
+                refused = counts['limits_exceeded']
                 drain_errors(bus, counts)
                 bus.sock.setblocking(False)
+                if until_stdin and not refused and counts['limits_exceeded']:
+                    say(refused=counts['sent'])
         if not w:
             continue
         try:
@@ -304,6 +314,9 @@ def main():
     elif mode == 'flood':
         say(unique=bus.unique)
         flood(bus, args[0], int(args[1]), float(args[2]))
+    elif mode == 'flood-until-told':  # until a line on stdin; says refused=N at the first LimitsExceeded
+        say(unique=bus.unique)
+        flood(bus, args[0], int(args[1]), 0, until_stdin=True)
     elif mode == 'flood-deaf':  # never reads what the bus sends back
         say(unique=bus.unique)
         flood(bus, args[0], int(args[1]), float(args[2]), deaf=True)
