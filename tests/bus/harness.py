@@ -248,7 +248,10 @@ class Background:
         self._drain()
         err = self.proc.stderr.read().decode(errors='replace')
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            f.close()
+            try:
+                f.close()
+            except BrokenPipeError:  # stdin written to but not flushed before the client exited
+                pass
         return err
 
 
