@@ -301,10 +301,12 @@ struct ReloadNotice {
 
 // As dbus-daemon: the soft fd limit goes up to the hard one, and root (which may raise the hard one) gets
 // at least 65536, so thousands of peers fit; each takes two here (its socket and its pidfd).
-void raise_fd_limit() {
+// Returns the soft limit it started with (0 when unknown), for activated services.
+rlim_t raise_fd_limit() {
     constexpr rlim_t enough_fds = 65536;  // dbus-daemon's number
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    const rlim_t original = rl.rlim_cur;
     const rlim_t hard = rl.rlim_max;
     if (::getuid() == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < enough_fds) rl.rlim_max = enough_fds;
     rl.rlim_cur = rl.rlim_max;
@@ -312,6 +314,7 @@ void raise_fd_limit() {
         rl.rlim_cur = rl.rlim_max = hard;  // no CAP_SYS_RESOURCE (a container): the hard limit it is
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    return original;
 }
 
 int run(const CommandLine& cl) {
@@ -329,7 +332,7 @@ int run(const CommandLine& cl) {
 
     const bool use_pidfile = cl.write_pidfile && !config.pidfile.empty();
     if (use_pidfile) refuse_existing_pidfile(config.pidfile);
-    raise_fd_limit();
+    const rlim_t original_fd_limit = raise_fd_limit();
     Bound bound = bind_all(addresses, guid);
 
     const bool fork_wanted = cl.fork == CommandLine::Fork::always ||
@@ -347,6 +350,7 @@ int run(const CommandLine& cl) {
     options.allow_anonymous = config.allow_anonymous;
     options.limits = limits_from(config);
     options.at_console = user_at_console;
+    options.child_fd_limit = original_fd_limit;
     jetbus::broker::Bus bus(io, options);
     bus.set_policy(jetbus::policy::CompiledPolicy::compile(config, getuid()));
 

@@ -48,6 +48,7 @@ ExitError servicehelper_error(int code) {
 
 Activation::Activation(Bus& bus) : bus_(bus), launcher_(bus.io()) {
     launcher_.on_exit([this](pid_t pid, int status) { on_child_exit(pid, status); });
+    launcher_.set_child_fd_limit(bus.options().child_fd_limit);
 }
 
 Activation::~Activation() = default;

@@ -4,6 +4,8 @@
 // The driver reaches it through the narrow DriverHandler interface that main wires up.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +57,9 @@ struct BusOptions {
     BusLimits limits;
     // at_console policies: whether a user is logged in at a local seat (main decides how; unset: nobody).
     std::function<bool(uid_t)> at_console;
+    // The soft fd limit the broker started with (it raises its own): activated services get it back,
+    // as dbus-daemon's do, since some programs misbehave with a high one. 0: leave theirs as the broker's.
+    rlim_t child_fd_limit = 0;
 };
 
 class Bus {
@@ -65,6 +70,7 @@ public:
     void set_driver(DriverHandler* driver) { driver_ = driver; }
     boost::asio::io_context& io() { return io_; }
     const BusLimits& limits() const { return options_.limits; }
+    const BusOptions& options() const { return options_; }
     // ReloadConfig: new limits apply to what happens next; nothing already admitted is undone.
     void set_limits(const BusLimits& limits);
     // Per-user charges and shares (user_accounts.h).

@@ -62,11 +62,20 @@ Expected<pid_t, int> Launcher::spawn(const std::vector<std::string>& argv, const
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
 
+    // posix_spawn has no rlimit attribute: the child inherits the limit in force while it is made, so the
+    // broker's soft limit is lowered for that moment (nothing else runs meanwhile; its open fds stay valid).
+    rlimit own{};
+    const bool lower = child_fd_limit_ != 0 && getrlimit(RLIMIT_NOFILE, &own) == 0 && own.rlim_cur > child_fd_limit_;
+    if (lower) {
+        const rlimit child{child_fd_limit_, own.rlim_max};
+        setrlimit(RLIMIT_NOFILE, &child);
+    }
     pid_t pid = 0;
     // glibc's posix_spawn reports a failed exec as its result, so a missing program is known here.
     const int rc = argv[0].find('/') == std::string::npos
                        ? posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data())
                        : posix_spawn(&pid, args[0], &actions, &attr, args.data(), envp.data());
+    if (lower) setrlimit(RLIMIT_NOFILE, &own);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(out[1]);

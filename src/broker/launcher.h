@@ -3,6 +3,7 @@
 // child is reaped on SIGCHLD, so none is left behind as a zombie, whether it took its name or not.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <array>
@@ -31,6 +32,8 @@ public:
     Launcher& operator=(const Launcher&) = delete;
 
     void on_exit(ExitHandler handler) { on_exit_ = std::move(handler); }
+    // Children start with this soft RLIMIT_NOFILE (0: the broker's own).
+    void set_child_fd_limit(rlim_t soft) { child_fd_limit_ = soft; }
     // Starts argv[0] (an absolute path, or found on PATH) with exactly env ("KEY=VALUE"). On failure the
     // value is the errno of the exec, and nothing is left running.
     Expected<pid_t, int> spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
@@ -56,6 +59,7 @@ private:
     boost::asio::signal_set sigchld_;
     std::map<pid_t, std::shared_ptr<Child>> children_;
     ExitHandler on_exit_;
+    rlim_t child_fd_limit_ = 0;
 };
 
 }  // namespace jetbus::broker

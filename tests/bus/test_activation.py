@@ -7,7 +7,11 @@
 # max_pending_service_starts. Every service the broker starts records its pid; tearDown stops them.
 import glob
 import os
+import resource
+import shlex
+import shutil
 import signal
+import tempfile
 import time
 
 import dbus
@@ -65,7 +69,7 @@ class ActivationTestCase(BusTestCase):
     extra_args = ()
 
     def setUp(self):
-        self.bus = harness.BusDaemon(harness.DAEMON_PATH, extra_args=self.extra_args)
+        self.bus = harness.BusDaemon(self.daemon_path(), extra_args=self.extra_args)
         self._background = []
         self._connections = []
         try:
@@ -83,6 +87,9 @@ class ActivationTestCase(BusTestCase):
 
     def services(self):
         """Writes the test's .service files; called before the broker starts."""
+
+    def daemon_path(self):
+        return harness.DAEMON_PATH
 
     # --- service files and the processes they start --------------------------------------
     def write_file(self, file_name, text):
@@ -359,6 +366,51 @@ class ActivationEnvironment(ActivationTestCase):
         self.driver_call(conn, 'UpdateActivationEnvironment', 'a{ss}', ({'DBUS_STARTER_BUS_TYPE': 'forged'},))
         self.assertEqual(self.env(conn, 'org.jetbus.After', 'DBUS_STARTER_BUS_TYPE'),
                          {'DBUS_STARTER_BUS_TYPE': 'session'})
+
+
+class ActivationFdLimit(ActivationTestCase):
+    """The broker raises its own fd limit for thousands of peers; the services it starts get the limit
+    it was started with, as dbus-daemon's do (programs that loop over every possible fd, or use
+    select(), misbehave with a high one)."""
+
+    SOFT = 1024
+
+    def daemon_path(self):
+        # The broker starts with a soft limit of 1024 under a higher hard one, which it raises to.
+        self.hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if self.hard != resource.RLIM_INFINITY and self.hard <= self.SOFT:
+            self.skipTest('the hard fd limit here (%d) leaves the broker nothing to raise' % self.hard)
+        self.wrapper_dir = tempfile.mkdtemp(prefix='jetbus-fdlimit-')
+        self.addCleanup(shutil.rmtree, self.wrapper_dir, True)
+        wrapper = os.path.join(self.wrapper_dir, 'broker')
+        with open(wrapper, 'w') as f:
+            f.write('#!/bin/sh\nexec prlimit --nofile=%d: -- %s "$@"\n' % (self.SOFT, shlex.quote(harness.DAEMON_PATH)))
+        os.chmod(wrapper, 0o755)
+        return wrapper
+
+    def services(self):
+        # The service records its own limits, then runs as any other.
+        script = os.path.join(self.bus.dir, 'limits-then-service')
+        with open(script, 'w') as f:
+            f.write('#!/bin/sh\necho "$(ulimit -Sn) $(ulimit -Hn)" > %s\nexec /usr/bin/python3 %s "$@"\n'
+                    % (shlex.quote(os.path.join(self.bus.dir, 'service-limits')), shlex.quote(SCRIPT)))
+        os.chmod(script, 0o755)
+        self.write_file('org.jetbus.Limits.service', '[D-BUS Service]\nName=org.jetbus.Limits\nExec=%s %s --record-dir %s\n'
+                        % (script, 'org.jetbus.Limits', self.bus.dir))
+
+    def test_a_started_service_gets_the_soft_fd_limit_the_broker_was_started_with(self):
+        with open('/proc/%d/limits' % self.bus.pid) as f:
+            row = next(line for line in f if line.startswith('Max open files'))
+        broker_soft = int(row.split()[3])
+        # dbus-daemon (as root) asks for 65,536 and keeps its limit when refused, as under a lower hard
+        # limit without CAP_SYS_RESOURCE; jetbus then takes the hard limit.
+        if not harness.testing_reference_daemon() or self.hard >= 65536:
+            self.assertGreater(broker_soft, self.SOFT, 'the broker did not raise its limit: ' + row)
+        conn = self.connect()
+        self.assertEqual(self.start_by_name(conn, 'org.jetbus.Limits'), START_REPLY_SUCCESS)
+        with open(os.path.join(self.bus.dir, 'service-limits')) as f:
+            soft, hard = f.read().split()
+        self.assertEqual(int(soft), self.SOFT)
 
 
 class ServiceDirectoryChanges(ActivationTestCase):
