@@ -3,7 +3,6 @@
 
 #include <sys/epoll.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -11,12 +10,8 @@
 
 namespace jetbus::broker {
 
-namespace {
-constexpr int batch = 64;  // hang-ups taken per epoll_wait
-}  // namespace
-
 HangupWatch::HangupWatch(boost::asio::io_context& io, std::function<void(std::span<const uint64_t>)> on_hangup)
-    : on_hangup_(std::move(on_hangup)) {
+    : io_(io), on_hangup_(std::move(on_hangup)) {
     const int fd = epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0) {
         // Peers are still closed on every hang-up the socket reads see; only the rare one that comes
@@ -24,12 +19,16 @@ HangupWatch::HangupWatch(boost::asio::io_context& io, std::function<void(std::sp
         spdlog::warn("cannot watch for hang-ups (epoll_create1: {})", std::strerror(errno));
         return;
     }
-    epoll_ = std::make_unique<boost::asio::posix::stream_descriptor>(io, fd);
-    arm();
+    epoll_ = std::make_unique<ReactorSocket>(io, fd);
+    collect_op_ = ReactorAttempt::make(this, &HangupWatch::attempt_collect, &HangupWatch::on_attempt);
+    collect_op_->start(io_, *epoll_);
 }
 
 HangupWatch::~HangupWatch() {
-    if (epoll_) epoll_->close();
+    if (!epoll_) return;
+    collect_op_->release();
+    boost::system::error_code ec;
+    epoll_->close(ec);
 }
 
 void HangupWatch::watch(int fd, uint64_t id) {
@@ -42,29 +41,31 @@ void HangupWatch::watch(int fd, uint64_t id) {
         spdlog::debug("connection {}: not watched for hang-ups: {}", id, std::strerror(errno));
 }
 
-void HangupWatch::arm() {
-    epoll_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        if (ec) {
-            spdlog::warn("hang-up watch stopped: {}", ec.message());
-            return;
-        }
-        collect();
-        arm();
-    });
+// Run by the reactor: at once when started, then whenever the set has news.
+ReactorAttempt::Result HangupWatch::attempt_collect(void* p) {
+    auto* self = static_cast<HangupWatch*>(p);
+    const int room = static_cast<int>(self->events_.size());
+    for (;;) {
+        const int n = epoll_wait(self->epoll_->native_handle(), self->events_.data(), room, 0);
+        if (n < 0 && errno == EINTR) continue;
+        self->collected_ = n;
+        if (n == 0) return ReactorAttempt::Result::nothing;
+        // Fewer than asked for: the set is drained, and the next news comes as an edge.
+        return n > 0 && n < room ? ReactorAttempt::Result::got_all : ReactorAttempt::Result::got;
+    }
 }
 
-void HangupWatch::collect() {
-    std::array<epoll_event, batch> events;
-    for (;;) {
-        const int n = epoll_wait(epoll_->native_handle(), events.data(), batch, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        ids_.clear();
-        for (int i = 0; i < n; ++i) ids_.push_back(events[i].data.u64);
-        on_hangup_(ids_);
-        if (n < batch) return;
+void HangupWatch::on_attempt(void* p, const boost::system::error_code& ec) {
+    if (ec) return;  // closed
+    auto* self = static_cast<HangupWatch*>(p);
+    if (self->collected_ < 0) {
+        spdlog::warn("hang-up watch stopped: {}", std::strerror(errno));
+        return;
     }
+    self->ids_.clear();
+    for (int i = 0; i < self->collected_; ++i) self->ids_.push_back(self->events_[static_cast<size_t>(i)].data.u64);
+    self->on_hangup_(self->ids_);
+    self->collect_op_->start(self->io_, *self->epoll_);  // the rest now, or at the next news
 }
 
 }  // namespace jetbus::broker

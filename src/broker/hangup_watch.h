@@ -7,14 +7,18 @@
 // closes that gap without a syscall per message: one per connection made, two per batch of hang-ups.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include <sys/epoll.h>
+
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "broker/reactor_attempt.h"
 
 namespace jetbus::broker {
 
@@ -30,12 +34,17 @@ public:
     void watch(int fd, uint64_t id);
 
 private:
-    void arm();
-    void collect();
+    static ReactorAttempt::Result attempt_collect(void* self);
+    static void on_attempt(void* self, const boost::system::error_code& ec);
 
+    boost::asio::io_context& io_;
     std::function<void(std::span<const uint64_t>)> on_hangup_;
-    std::unique_ptr<boost::asio::posix::stream_descriptor> epoll_;
-    std::vector<uint64_t> ids_;  // reused by collect()
+    std::unique_ptr<ReactorSocket> epoll_;
+    // epoll_wait with no timeout as the reactor's own operation (reactor_attempt.h), into events_.
+    ReactorAttempt* collect_op_ = nullptr;
+    std::array<epoll_event, 64> events_{};
+    int collected_ = 0;
+    std::vector<uint64_t> ids_;  // reused by on_attempt()
 };
 
 }  // namespace jetbus::broker
