@@ -111,6 +111,10 @@ bool Bus::accepting() const { return incomplete_ < options_.limits.max_incomplet
 
 void Bus::pause_listener(Listener* l) { paused_listeners_.push_back(l); }
 
+void Bus::forget_listener(Listener* l) {
+    paused_listeners_.erase(std::remove(paused_listeners_.begin(), paused_listeners_.end(), l), paused_listeners_.end());
+}
+
 // Like dbus-daemon 1.14: at max_incomplete_connections the listeners stop accepting (new peers wait in
 // the kernel's backlog) until a connection completes its Hello or goes away.
 void Bus::incomplete_done(Connection& c) {

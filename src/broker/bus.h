@@ -94,6 +94,8 @@ public:
     // Listeners stop accepting at max_incomplete_connections and are started again from here.
     bool accepting() const;
     void pause_listener(Listener* l);
+    // A listener going away (before the Bus, at shutdown) is not started again.
+    void forget_listener(Listener* l);
     void dispatch(Connection& from, MessagePtr m);
     // A message that waited for its destination to be activated: routed now, as if just sent.
     void deliver_activated(Connection& from, MessagePtr m);

@@ -23,6 +23,7 @@ Listener::Listener(Bus& bus, int fd, std::string unlink_path)
       retry_(bus.io()) {}
 
 Listener::~Listener() {
+    bus_.forget_listener(this);
     accept_op_->release();
     boost::system::error_code ec;
     socket_.close(ec);
