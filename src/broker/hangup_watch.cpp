@@ -49,6 +49,7 @@ ReactorAttempt::Result HangupWatch::attempt_collect(void* p) {
         const int n = epoll_wait(self->epoll_->native_handle(), self->events_.data(), room, 0);
         if (n < 0 && errno == EINTR) continue;
         self->collected_ = n;
+        if (n < 0) self->error_ = errno;  // for on_attempt, which runs later
         if (n == 0) return ReactorAttempt::Result::nothing;
         // Fewer than asked for: the set is drained, and the next news comes as an edge.
         return n > 0 && n < room ? ReactorAttempt::Result::got_all : ReactorAttempt::Result::got;
@@ -59,7 +60,7 @@ void HangupWatch::on_attempt(void* p, const boost::system::error_code& ec) {
     if (ec) return;  // closed
     auto* self = static_cast<HangupWatch*>(p);
     if (self->collected_ < 0) {
-        spdlog::warn("hang-up watch stopped: {}", std::strerror(errno));
+        spdlog::warn("hang-up watch stopped: {}", std::strerror(self->error_));
         return;
     }
     self->ids_.clear();

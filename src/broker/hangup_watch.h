@@ -44,6 +44,7 @@ private:
     ReactorAttempt* collect_op_ = nullptr;
     std::array<epoll_event, 64> events_{};
     int collected_ = 0;
+    int error_ = 0;              // errno of a failed epoll_wait
     std::vector<uint64_t> ids_;  // reused by on_attempt()
 };
 
