@@ -13,11 +13,10 @@
 // detaches the owner; the operation then frees itself when the reactor lets go of it.
 #pragma once
 
-#include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "broker/reactor_read.h"  // ReactorSocket, and the check of the Boost version
+#include "broker/reactor_read.h"  // ReactorSocket, start_reactor_read, and the check of the Boost version
 
 namespace jetbus::broker {
 
@@ -41,9 +40,7 @@ public:
     void start(boost::asio::io_context& io, ReactorSocket& descriptor) {
         started_ = true;
         ec_ = {};
-        auto& reactor = boost::asio::use_service<boost::asio::detail::reactor>(io);
-        reactor.start_op(boost::asio::detail::reactor::read_op, descriptor.native_handle(),
-                         descriptor.reactor_data(), this, /*is_continuation=*/true, /*allow_speculative=*/true);
+        start_reactor_read(io, descriptor, this);
     }
 
     // The owner goes: nothing is called again, and the operation is freed now or when it completes.

@@ -34,6 +34,14 @@ public:
     }
 };
 
+// Hands op to the reactor as a read on socket: performed at once unless its last attempt drained the
+// socket, and otherwise queued, with no syscall, until the socket's next edge.
+inline void start_reactor_read(boost::asio::io_context& io, ReactorSocket& socket, boost::asio::detail::reactor_op* op) {
+    auto& reactor = boost::asio::use_service<boost::asio::detail::reactor>(io);
+    reactor.start_op(boost::asio::detail::reactor::read_op, socket.native_handle(), socket.reactor_data(), op,
+                     /*is_continuation=*/true, /*allow_speculative=*/true);
+}
+
 // One reusable read operation. Owner provides:
 //   ssize_t read_once();            one recvmsg: bytes, 0 at end of file, -errno; -EAGAIN to wait
 //   bool read_exhausted(ssize_t n) const;  whether that read drained the socket (short, without fds)
@@ -54,9 +62,7 @@ public:
         ec_ = {};
         result_ = 0;
         performed_ = false;
-        auto& reactor = boost::asio::use_service<boost::asio::detail::reactor>(io);
-        reactor.start_op(boost::asio::detail::reactor::read_op, socket.native_handle(), socket.reactor_data(), this,
-                         /*is_continuation=*/true, /*allow_speculative=*/true);
+        start_reactor_read(io, socket, this);
     }
 
 private:
