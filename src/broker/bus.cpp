@@ -139,7 +139,6 @@ void Bus::accept(int fd) {
     if (!pool.try_charge(actor, Resource::incomplete_connections, 1)) {
         spdlog::warn("refusing a connection from uid {} (pid {}): it holds its share of the {} incomplete connections",
                      creds.uid, creds.pid, options_.limits.max_incomplete_connections);
-        if (creds.pidfd >= 0) ::close(creds.pidfd);
         ::close(fd);
         return;
     }

@@ -52,7 +52,6 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
 Connection::~Connection() {
     charge_->owner = nullptr;
     for (int fd : in_fds_) ::close(fd);
-    if (creds_.pidfd >= 0) ::close(creds_.pidfd);
 }
 
 void Connection::detach_account() {

@@ -58,6 +58,8 @@ public:
     bool is_monitor() const { return state_ == ConnectionState::monitor; }
     const std::string& unique_name() const { return unique_name_; }
     const PeerCredentials& credentials() const { return creds_; }
+    // A new pidfd for the peer's process (the caller closes it), or -1: see open_peer_pidfd.
+    int open_pidfd() { return is_open() ? open_peer_pidfd(socket_.native_handle()) : -1; }
     uid_t uid() const { return creds_.uid; }
     bool unix_fd_negotiated() const { return sasl_.unix_fd_negotiated(); }
     bool anonymous() const { return sasl_.anonymous(); }

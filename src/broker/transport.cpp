@@ -42,10 +42,14 @@ PeerCredentials read_peer_credentials(int fd) {
             labels_supported = false;
         }
     }
-    int pidfd = -1;
-    len = sizeof pidfd;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) c.pidfd = pidfd;
     return c;
+}
+
+int open_peer_pidfd(int fd) {
+    int pidfd = -1;
+    socklen_t len = sizeof pidfd;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) return -1;
+    return pidfd;
 }
 
 ssize_t receive_with_fds(int fd, std::span<uint8_t> buf, std::vector<int>& fds_out) {

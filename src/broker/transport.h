@@ -19,10 +19,15 @@ struct PeerCredentials {
     pid_t pid = 0;
     std::vector<gid_t> groups;     // SO_PEERGROUPS
     std::string security_label;    // SO_PEERSEC, empty when the kernel has none
-    int pidfd = -1;                // SO_PEERPIDFD where the kernel offers it, else -1 (owned)
 };
 
 PeerCredentials read_peer_credentials(int fd);
+
+// A new pidfd (O_CLOEXEC, the caller's to close) for the process that connected `fd`, or -1 where the
+// kernel has no SO_PEERPIDFD (before 6.5) or that process is gone. The socket holds the connecting
+// process's pid from connect() on, so asking late names the same process as asking at accept; the
+// broker asks only when a client wants ProcessFD, and holds no fd per peer for it.
+int open_peer_pidfd(int fd);
 
 // Result of one transfer: bytes moved (> 0), 0 for end of stream (receive only), or -errno.
 // -EAGAIN means "try again when ready".

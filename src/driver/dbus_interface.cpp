@@ -352,11 +352,9 @@ void Driver::write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, 
     w.uint32(pid);
     if (with_pidfd) {
         // A pidfd pins the process, where a pid can be reused (spec 0.42). The bus's own comes from
-        // pidfd_open, a peer's from SO_PEERPIDFD at accept time.
-        const int pidfd = p.conn ? (p.conn->credentials().pidfd >= 0 ? ::fcntl(p.conn->credentials().pidfd,
-                                                                                 F_DUPFD_CLOEXEC, 3)
-                                                                    : -1)
-                                 : static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+        // pidfd_open, a peer's from SO_PEERPIDFD on its socket, asked now (transport.h says why late
+        // is as good as at accept).
+        const int pidfd = p.conn ? p.conn->open_pidfd() : static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
         if (pidfd >= 0) {
             w.begin_dict_entry();
             w.string("ProcessFD");

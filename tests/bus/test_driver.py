@@ -3,7 +3,7 @@
 import os
 import re
 
-from harness import BusTestCase, UNIQUE_NAME_RE, pump_until
+from harness import BusTestCase, UNIQUE_NAME_RE, pump_until, testing_reference_daemon
 
 DBUS = 'org.freedesktop.DBus'
 DBUS_PATH = '/org/freedesktop/DBus'
@@ -323,6 +323,21 @@ class DriverWithPythonClients(BusTestCase):
                                 'ProcessFD', 'WindowsSID', 'AdtAuditSessionData'))
         if 'UnixGroupIDs' in creds:
             self.assertIn(os.getgid(), [int(g) for g in creds['UnixGroupIDs']])
+
+    def test_process_fd_in_credentials_is_a_pidfd_of_the_peers_process(self):
+        conn = self.connect()
+        creds = self.driver(conn).GetConnectionCredentials(conn.get_unique_name())
+        if 'ProcessFD' not in creds:
+            if testing_reference_daemon():
+                self.skipTest('dbus-daemon 1.14 has no ProcessFD')
+            self.fail('no ProcessFD in %r' % sorted(creds))
+        fd = creds['ProcessFD'].take()
+        try:
+            with open('/proc/self/fdinfo/%d' % fd) as f:
+                pid_lines = [line.split()[1] for line in f if line.startswith('Pid:')]
+            self.assertEqual(pid_lines, [str(os.getpid())])
+        finally:
+            os.close(fd)
 
     def test_get_connection_credentials_of_an_unknown_name_fails_with_name_has_no_owner(self):
         import dbus

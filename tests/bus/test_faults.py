@@ -553,8 +553,8 @@ class ManyConnections(FaultTestCase):
                        'max_incomplete_connections': self.count + 100}
 
     def room_for_peers(self):
-        """How many peers fit in both this process's fd limit and the broker's, which may hold more than
-        one fd per peer (jetbus keeps each peer's pidfd too)."""
+        """How many peers fit in both this process's fd limit and the broker's, measured as the fds the
+        broker holds for one more peer (jetbus and dbus-daemon: its socket alone)."""
         extra = Raw(self.bus.socket)
         extra.hello()
         per_peer = broker_fds(self.pid) - self.fds_at_start
