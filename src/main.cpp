@@ -31,6 +31,7 @@
 #include "broker/address.h"
 #include "broker/bus.h"
 #include "broker/directory_watch.h"
+#include "broker/event_loop.h"
 #include "broker/listener.h"
 #include "config/bus_config.h"
 #include "config/command_line.h"
@@ -438,7 +439,7 @@ int run(const CommandLine& cl) {
     sd_notify(0, "READY=1\nSTATUS=Processing requests...");
     spdlog::debug("listening on {}", bound.address);
 
-    io.run();
+    jetbus::broker::run_event_loop(io, bus.dispatched());
     listeners.clear();  // removes the socket files
     if (use_pidfile) ::unlink(config.pidfile.c_str());
     return 0;

@@ -334,6 +334,7 @@ std::string_view Bus::name_of(ConnectionId id) const {
 }
 
 void Bus::dispatch(Connection& from, MessagePtr m) {
+    ++dispatched_;
     const wire::Header& h = m->header();
     if (from.is_monitor()) return from.close("monitors may not send messages");
     if (!from.registered()) {

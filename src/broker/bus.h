@@ -115,6 +115,8 @@ public:
     Activation& activation() { return activation_; }
     HangupWatch& hangups() { return hangups_; }
     size_t connection_count() const { return connections_.size(); }
+    // Messages taken from peers so far (the event loop's measure of a busy turn).
+    const uint64_t& dispatched() const { return dispatched_; }
     // Debug.Stats: counts as dbus-daemon keeps them, and their peaks (kept as rules and names are added).
     struct Peaks {
         size_t match_rules = 0;
@@ -227,6 +229,7 @@ private:
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
     HangupWatch hangups_;                      // peers whose hang-up the socket reads may not see
     bool reply_timer_armed_ = false;
+    uint64_t dispatched_ = 0;
     std::vector<std::string> acquired_;        // names announced as taken, for activation
     Peaks peaks_;
     Activation activation_;                    // last: its children and timers go first
