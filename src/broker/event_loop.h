@@ -17,9 +17,11 @@
 namespace jetbus::broker {
 
 struct BusyYield {
-    uint64_t batch = 2;        // messages dispatched by one turn that make it a busy one
-    int yields = 2;            // yields, each after a poll that found nothing, before sleeping
-    int (*yield)() = nullptr;  // sched_yield; tests count the calls
+    uint64_t batch = 2;         // messages dispatched by one turn that make it a busy one
+    int yields = 2;             // yields, each after a poll that found nothing, before sleeping
+    int backoff = 64;           // busy turns without yields after a yield that ran nobody else
+    bool (*yield)() = nullptr;  // gives up the CPU; true when another task ran meanwhile
+                                // (default: sched_yield, timed); tests pass their own
 };
 
 // Runs `io` until it stops or runs out of work, as io.run() does. `dispatched` is the count of

@@ -6,15 +6,20 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
 
 using jetbus::broker::BusyYield;
 using jetbus::broker::run_event_loop;
 
 namespace {
 int yields = 0;
-int count_yield() {
+bool count_yield() {  // as if another task ran meanwhile
     ++yields;
-    return 0;
+    return true;
+}
+bool lonely_yield() {  // as if nobody else wanted the CPU
+    ++yields;
+    return false;
 }
 }  // namespace
 
@@ -63,10 +68,10 @@ TEST_CASE("work that comes in while yielding ends the yields: the loop goes back
     static int* counter = nullptr;
     target = &io;
     counter = &follow_ups;
-    auto yield_then_post = +[]() -> int {
+    auto yield_then_post = +[]() -> bool {
         ++yields;
         boost::asio::post(*target, [] { ++*counter; });
-        return 0;
+        return true;
     };
     run_event_loop(io, dispatched, BusyYield{.batch = 2, .yields = 2, .yield = yield_then_post});
     CHECK(yields == 1);
@@ -87,4 +92,24 @@ TEST_CASE("a stopped io_context ends the loop") {
     run_event_loop(io, dispatched, BusyYield{.yield = count_yield});
     CHECK(io.stopped());
     CHECK(yields == 0);
+}
+
+TEST_CASE("a yield that ran nobody else stops the yields for the next `backoff` busy turns") {
+    boost::asio::io_context io;
+    uint64_t dispatched = 0;
+    yields = 0;
+    boost::asio::steady_timer tick(io);
+    int turns = 0;
+    // Ten busy turns, each a timer expiry 1 ms after the last (so every poll after a turn finds nothing).
+    std::function<void()> next = [&] {
+        dispatched += 10;
+        if (++turns == 10) return;
+        tick.expires_after(std::chrono::milliseconds(1));
+        tick.async_wait([&](const boost::system::error_code&) { next(); });
+    };
+    boost::asio::post(io, next);
+    run_event_loop(io, dispatched, BusyYield{.batch = 2, .yields = 2, .backoff = 4, .yield = lonely_yield});
+    CHECK(turns == 10);
+    // Turn 1 yields once and backs off for turns 2-5; turn 6 yields once, backs off for 7-10.
+    CHECK(yields == 2);
 }
