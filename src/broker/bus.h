@@ -22,6 +22,7 @@
 #include "broker/activation.h"
 #include "broker/connection.h"
 #include "broker/hangup_watch.h"
+#include "broker/input_buffers.h"
 #include "broker/listener.h"
 #include "broker/bus_limits.h"
 #include "broker/message.h"
@@ -114,6 +115,7 @@ public:
     ReplyRegistry& replies() { return replies_; }
     Activation& activation() { return activation_; }
     HangupWatch& hangups() { return hangups_; }
+    InputBuffers& input_buffers() { return input_buffers_; }
     size_t connection_count() const { return connections_.size(); }
     // Messages taken from peers so far (the event loop's measure of a busy turn).
     const uint64_t& dispatched() const { return dispatched_; }
@@ -227,6 +229,7 @@ private:
     std::vector<NameChange> changes_;
     std::vector<PendingCall> unanswered_;
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
+    InputBuffers input_buffers_;
     HangupWatch hangups_;                      // peers whose hang-up the socket reads may not see
     bool reply_timer_armed_ = false;
     uint64_t dispatched_ = 0;

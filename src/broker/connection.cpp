@@ -21,7 +21,6 @@ namespace jetbus::broker {
 
 namespace {
 
-constexpr size_t input_buffer_size = 64 * 1024;   // one read takes many small messages at once
 constexpr size_t max_iov_per_write = 64;          // messages gathered into one sendmsg
 // Messages one connection may dispatch per turn of the event loop before the others get theirs: a
 // peer that sends 64 KiB of small messages in one write costs the bus as much as 600 peers sending
@@ -42,7 +41,6 @@ Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
       creds_(std::move(creds)),
       account_(&bus.accounts().attach(creds_.uid)),
       sasl_(bus.sasl_options(creds_)),
-      in_(input_buffer_size),
       charge_(new IncomingCharge) {
     charge_->owner = this;
 }
@@ -158,9 +156,18 @@ ssize_t Connection::read_once() {
         read_space_ = large_->raw_size() - large_have_;
         return receive_with_fds(socket_.native_handle(), {large_->raw_data() + large_have_, read_space_}, read_fds_);
     }
+    if (!in_) in_ = bus_.input_buffers().take();
     compact_input();
-    read_space_ = in_.size() - in_end_;
-    return receive_with_fds(socket_.native_handle(), {in_.data() + in_end_, read_space_}, read_fds_);
+    read_space_ = InputBuffers::buffer_size - in_end_;
+    const ssize_t n = receive_with_fds(socket_.native_handle(), {in_.get() + in_end_, read_space_}, read_fds_);
+    if (n == -EAGAIN) give_back_input();  // an idle peer waits for its next edge holding no buffer
+    return n;
+}
+
+void Connection::give_back_input() {
+    if (!in_ || in_end_ != in_begin_) return;
+    in_begin_ = in_end_ = 0;
+    bus_.input_buffers().give(std::move(in_));
 }
 
 void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
@@ -272,7 +279,7 @@ void Connection::took_large(size_t n) {
 
 void Connection::compact_input() {
     if (in_begin_ == 0) return;
-    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
 }
@@ -284,7 +291,7 @@ bool Connection::consume_input() {
             state_ == ConnectionState::authenticating ? consume_auth() : consume_message();
         if (!progressed) break;
     }
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    give_back_input();  // when all of it was consumed
     return false;
 }
 
@@ -299,8 +306,8 @@ bool Connection::consume_auth() {
         ++in_begin_;
         return true;
     }
-    const uint8_t* begin = in_.data() + in_begin_;
-    const uint8_t* end = in_.data() + in_end_;
+    const uint8_t* begin = in_.get() + in_begin_;
+    const uint8_t* end = in_.get() + in_end_;
     static constexpr uint8_t crlf[] = {'\r', '\n'};
     const uint8_t* eol = std::search(begin, end, crlf, crlf + 2);
     if (eol == end) {
@@ -327,7 +334,7 @@ bool Connection::consume_auth() {
 bool Connection::consume_message() {
     const size_t avail = in_end_ - in_begin_;
     if (avail < wire::fixed_header_size) return false;
-    const uint8_t* p = in_.data() + in_begin_;
+    const uint8_t* p = in_.get() + in_begin_;
     auto size = wire::message_size({p, wire::fixed_header_size});
     if (!size) {
         close(fmt::format("malformed message: {}", wire::to_string(size.error())));
@@ -345,7 +352,7 @@ bool Connection::consume_message() {
         deliver(std::move(m));
         return true;
     }
-    if (*size <= in_.size()) {
+    if (*size <= InputBuffers::buffer_size) {
         return false;  // the rest arrives in a later read
     }
     if (!account_->try_charge(UserAccount::self_slot, Resource::bytes, *size)) {
@@ -369,7 +376,7 @@ Connection::Pending Connection::pending_input() const {
     if (state_ == ConnectionState::authenticating) return p;
     while (in_end_ - (in_begin_ + p.bytes) >= wire::fixed_header_size) {
         const size_t at = in_begin_ + p.bytes;
-        auto size = wire::message_size({in_.data() + at, wire::fixed_header_size});
+        auto size = wire::message_size({in_.get() + at, wire::fixed_header_size});
         if (!size || *size > in_end_ - at) break;
         p.bytes += *size;
         ++p.messages;
@@ -525,6 +532,8 @@ void Connection::close(std::string_view reason) {
     out_fds_ = 0;
     if (large_) account_->release(UserAccount::self_slot, Resource::bytes, large_->raw_size());
     large_.reset();
+    in_begin_ = in_end_;  // what was left unread goes with the connection
+    give_back_input();
     bus_.remove_connection(*this, was_registered);
 }
 

@@ -16,6 +16,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/input_buffers.h"
 #include "broker/message.h"
 #include "broker/name_registry.h"
 #include "broker/reactor_read.h"
@@ -151,20 +152,12 @@ private:
     std::string unique_name_;
     bool nul_seen_ = false;
 
-    // The input buffer; [in_begin_, in_end_) unparsed. Not zeroed: recvmsg writes every byte before it
-    // is read, and clearing 64 KiB was most of what a new connection cost.
-    struct InputBuffer {
-        explicit InputBuffer(size_t n) : bytes(new uint8_t[n]), n(n) {}
-        uint8_t* data() { return bytes.get(); }
-        const uint8_t* data() const { return bytes.get(); }
-        uint8_t operator[](size_t i) const { return bytes[i]; }
-        size_t size() const { return n; }
-        std::unique_ptr<uint8_t[]> bytes;
-        size_t n;
-    };
-    InputBuffer in_;
+    // The input buffer, lent by the bus for a read (input_buffers.h) and held only while it has
+    // bytes not yet consumed: [in_begin_, in_end_) unparsed; empty, it goes back.
+    InputBuffers::Buffer in_;
     size_t in_begin_ = 0;
     size_t in_end_ = 0;
+    void give_back_input();
     std::deque<int> in_fds_;         // fds received, not yet claimed by a message (charged to account_)
     MessagePtr large_;               // a message too big for in_, read into its own buffer (charged to account_)
     size_t large_have_ = 0;
