@@ -71,6 +71,7 @@ Bus::Bus(boost::asio::io_context& io, BusOptions options)
       options_(std::move(options)),
       accounts_(quota_of(options_.limits)),
       reply_timer_(io),
+      auth_timer_(io),
       hangups_(io, [this](std::span<const uint64_t> ids) { on_hangups(ids); }),
       activation_(*this) {}
 
@@ -88,6 +89,7 @@ void Bus::charge_names(Connection& c) {
 
 Bus::~Bus() {
     reply_timer_.cancel();
+    auth_timer_.cancel();
     // Connections' handlers hold references; closing them here drops their sockets with the bus.
     auto conns = connections_;
     for (auto& [id, c] : conns) c->close("bus shutting down");
@@ -655,6 +657,48 @@ void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
     }
     monitors_.push_back(c.id());
     spdlog::debug("connection {} ({}) became a monitor", c.id(), c.unique_name());
+}
+
+namespace {
+bool before_hello(const Connection* c) {
+    return c && (c->state() == ConnectionState::authenticating || c->state() == ConnectionState::awaiting_hello);
+}
+}  // namespace
+
+void Bus::watch_auth_timeout(Connection& c) {
+    // Entries of connections past Hello (or gone) leave from the front as new ones come, so the queue
+    // stays about as long as the count of connections before Hello.
+    while (!before_hello_.empty() && !before_hello(find(before_hello_.front().id))) before_hello_.pop_front();
+    before_hello_.push_back({c.id(), std::chrono::steady_clock::now()});
+    arm_auth_timer();
+}
+
+void Bus::arm_auth_timer() {
+    if (auth_timer_armed_ || before_hello_.empty()) return;
+    auth_timer_armed_ = true;
+    auth_timer_.expires_at(before_hello_.front().since + std::chrono::milliseconds(options_.limits.auth_timeout_ms));
+    auth_timer_.async_wait([this](const boost::system::error_code& ec) {
+        auth_timer_armed_ = false;
+        if (ec) return;
+        on_auth_timeout();
+        flush_dirty();
+    });
+}
+
+void Bus::on_auth_timeout() {
+    const auto now = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::milliseconds(options_.limits.auth_timeout_ms);
+    while (!before_hello_.empty()) {
+        const BeforeHello e = before_hello_.front();
+        Connection* c = find(e.id);
+        const bool waiting = before_hello(c);
+        if (waiting && e.since + limit > now) break;
+        before_hello_.pop_front();
+        if (!waiting) continue;
+        const std::shared_ptr<Connection> keep = c->shared_from_this();  // closing removes it from connections_
+        keep->close("no Hello within auth_timeout");
+    }
+    arm_auth_timer();
 }
 
 void Bus::arm_reply_timer() {

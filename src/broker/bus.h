@@ -110,6 +110,8 @@ public:
     std::string register_connection(Connection& c);   // Hello: assigns the unique name
     Connection* find(std::string_view name);            // unique or well-known name
     Connection* find(ConnectionId id);
+    // Closes c unless it said Hello within auth_timeout (dbus-daemon's limit, from accept to Hello).
+    void watch_auth_timeout(Connection& c);
     NameRegistry& names() { return names_; }
     match::MatchRegistry& matches() { return matches_; }
     ReplyRegistry& replies() { return replies_; }
@@ -194,6 +196,8 @@ private:
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
     void arm_reply_timer();
     void on_reply_timeout();
+    void arm_auth_timer();
+    void on_auth_timeout();
     void answer_no_reply(std::string_view text);
     void on_hangups(std::span<const uint64_t> ids);
     void trim_after_storm();
@@ -229,6 +233,15 @@ private:
     std::vector<NameChange> changes_;
     std::vector<PendingCall> unanswered_;
     boost::asio::steady_timer reply_timer_;    // reply_timeout: the bus answers NoReply itself
+    // auth_timeout: connections in the order they came, under one timer for the oldest. Their deadlines
+    // come in the same order, so a new connection arms nothing while the timer waits for an older one.
+    struct BeforeHello {
+        ConnectionId id;
+        std::chrono::steady_clock::time_point since;
+    };
+    RingQueue<BeforeHello> before_hello_;
+    boost::asio::steady_timer auth_timer_;
+    bool auth_timer_armed_ = false;
     InputBuffers input_buffers_;
     HangupWatch hangups_;                      // peers whose hang-up the socket reads may not see
     bool reply_timer_armed_ = false;

@@ -68,13 +68,7 @@ void Connection::release_outgoing(const Outgoing& o) {
 void Connection::release_held_fds(size_t n) { account_->release(UserAccount::self_slot, Resource::fds, n); }
 
 void Connection::start() {
-    timer_.expires_after(std::chrono::milliseconds(bus_.limits().auth_timeout_ms));
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec) return;
-        if (self->state_ != ConnectionState::authenticating && self->state_ != ConnectionState::awaiting_hello) return;
-        self->close("no Hello within auth_timeout");
-        self->bus_.flush_dirty();
-    });
+    bus_.watch_auth_timeout(*this);
     bus_.hangups().watch(socket_.native_handle(), id_);
     arm_read();
 }
@@ -90,8 +84,7 @@ const std::string& Connection::loginfo() const {
 
 void Connection::set_registered(std::string unique_name) {
     unique_name_ = std::move(unique_name);
-    state_ = ConnectionState::active;
-    timer_.cancel();  // auth_timeout runs until Hello, as in dbus-daemon
+    state_ = ConnectionState::active;  // out of auth_timeout's reach, as in dbus-daemon
 }
 
 // Each read is one operation of the reactor (reactor_read.h): performed at once while the socket may
@@ -245,9 +238,10 @@ void Connection::read_next(bool backlog) {
 // fds that arrived ahead of the rest of their message may wait pending_fd_timeout, then the peer is
 // closed: holding fds in the broker without a message to carry them is how fd exhaustion starts.
 void Connection::watch_pending_fds() {
-    const bool timer_busy = state_ == ConnectionState::authenticating || state_ == ConnectionState::awaiting_hello;
-    if (in_fds_.empty() || !is_open() || timer_busy) {
-        if (fd_timer_armed_ && !timer_busy) {
+    // Before Hello, auth_timeout bounds how long anything is held.
+    const bool before_hello = state_ == ConnectionState::authenticating || state_ == ConnectionState::awaiting_hello;
+    if (in_fds_.empty() || !is_open() || before_hello) {
+        if (fd_timer_armed_ && !before_hello) {
             fd_timer_armed_ = false;
             timer_.cancel();
         }

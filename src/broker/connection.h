@@ -142,7 +142,7 @@ private:
     ConnectionId id_;
     ReactorSocket socket_;
     ReactorRead<Connection> read_op_;
-    boost::asio::steady_timer timer_;  // auth_timeout while authenticating, then pending_fd_timeout
+    boost::asio::steady_timer timer_;  // pending_fd_timeout (auth_timeout is the bus's: watch_auth_timeout)
     boost::asio::steady_timer backoff_;  // input held back after a refusal for room (note_refused_for_room)
     bool refused_for_room_ = false;
     PeerCredentials creds_;

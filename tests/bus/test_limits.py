@@ -467,6 +467,23 @@ class ConnectionCountLimits(LimitTestCase):
         self.assertFalse(prompt.is_closed(0.6))
         self.assertEqual(prompt.get_id().type, METHOD_RETURN)
 
+    def test_auth_timeout_counts_from_each_connections_own_start(self):
+        self.start_bus(auth_timeout=400)
+        early = self.raw()
+        started = time.monotonic()
+        prompt = self.raw()
+        prompt.hello()
+        time.sleep(0.25)
+        late = self.raw()
+        late_started = time.monotonic()
+        self.assertTrue(early.is_closed(WAIT), 'a silent connection outlived auth_timeout')
+        # The late one is not closed with the early one (about 150 ms into its life): it has its own 400 ms.
+        self.assertTrue(late.is_closed(WAIT), 'a silent connection outlived auth_timeout')
+        self.assertGreaterEqual(time.monotonic() - late_started, 0.35)
+        self.assertGreaterEqual(time.monotonic() - started, 0.6)
+        self.assertFalse(prompt.is_closed(0.05))
+        self.assertEqual(prompt.get_id().type, METHOD_RETURN)
+
 
 class MessageLimits(LimitTestCase):
     """Limits on one message: the sender of an oversized one is disconnected."""
