@@ -86,7 +86,8 @@ public:
     const std::string& guid() const { return options_.guid; }
     SaslOptions sasl_options(const PeerCredentials& creds) const;
 
-    // A new socket from a listener: the connection starts authenticating.
+    // A new socket from a listener: the connection starts authenticating. The bus owns `fd` from here
+    // on, and it must be the socket's only descriptor (ReactorSocket::SoleDescriptor).
     void accept(int fd);
     // Called once a connection has authenticated; false when the policy refuses it (it is closed).
     bool admit(Connection& c);

@@ -38,7 +38,8 @@ policy::Subject Bus::subject_of(const Connection& c) const {
     // Decided once per snapshot (at connect and reload), as dbus-daemon does.
     s.at_console = s.uid && options_.at_console && policy_ && policy_->has_console_rules() &&
                    options_.at_console(*s.uid);
-    s.groups = c.credentials().groups;
+    // Groups pick the group="..." policies, so they are asked only where such policies exist.
+    if (policy_ && policy_->has_group_policies()) s.groups = c.peer_groups();
     s.groups.push_back(c.credentials().gid);  // SO_PEERGROUPS lists the supplementary groups only
     return s;
 }

@@ -35,7 +35,7 @@ constexpr auto refusal_backoff = std::chrono::milliseconds(10);
 Connection::Connection(Bus& bus, ConnectionId id, int fd, PeerCredentials creds)
     : bus_(bus),
       id_(id),
-      socket_(bus.io(), fd),
+      socket_(bus.io(), fd, ReactorSocket::SoleDescriptor{}),
       timer_(bus.io()),
       backoff_(bus.io()),
       creds_(std::move(creds)),
@@ -69,8 +69,24 @@ void Connection::release_held_fds(size_t n) { account_->release(UserAccount::sel
 
 void Connection::start() {
     bus_.watch_auth_timeout(*this);
-    bus_.hangups().watch(socket_.native_handle(), id_);
-    arm_read();
+    // Clients write their authentication right after connect(), so it is usually here by now: read and
+    // answer it before the rest of the set-up (the hang-up watch, the listener's next accept), which
+    // the client need not wait for. Through the reactor the answer would wait for a turn of the loop.
+    // (The reactor's next read then tries once more before it waits for an edge: one recvmsg that
+    // finds nothing, in place of the loop turn that would have run the reactor's first read.)
+    const ssize_t n = read_once();
+    if (n == -EAGAIN) arm_read();
+    else on_read({}, n);
+    if (is_open()) bus_.hangups().watch(socket_.native_handle(), id_);
+}
+
+const std::vector<gid_t>& Connection::peer_groups() const {
+    if (!groups_) {
+        groups_.emplace();
+        // native_handle() only reads the fd, though Asio does not declare it const.
+        if (is_open()) *groups_ = read_peer_groups(const_cast<ReactorSocket&>(socket_).native_handle());
+    }
+    return *groups_;
 }
 
 const std::string& Connection::loginfo() const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,8 @@ public:
     const PeerCredentials& credentials() const { return creds_; }
     // A new pidfd for the peer's process (the caller closes it), or -1: see open_peer_pidfd.
     int open_pidfd() { return is_open() ? open_peer_pidfd(socket_.native_handle()) : -1; }
+    // The peer's supplementary groups (read_peer_groups), asked once, on first use; empty once closed.
+    const std::vector<gid_t>& peer_groups() const;
     uid_t uid() const { return creds_.uid; }
     bool unix_fd_negotiated() const { return sasl_.unix_fd_negotiated(); }
     bool anonymous() const { return sasl_.anonymous(); }
@@ -146,6 +149,7 @@ private:
     boost::asio::steady_timer backoff_;  // input held back after a refusal for room (note_refused_for_room)
     bool refused_for_room_ = false;
     PeerCredentials creds_;
+    mutable std::optional<std::vector<gid_t>> groups_;  // peer_groups(), once asked
     UserAccount* account_;
     SaslServer sasl_;
     ConnectionState state_ = ConnectionState::authenticating;

@@ -13,9 +13,9 @@
 
 #include <memory>
 
+#include <boost/asio/io_context.hpp>  // first: Asio's detail headers need the scheduler it declares
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/version.hpp>
 
@@ -29,6 +29,16 @@ class ReactorSocket : public boost::asio::local::stream_protocol::socket {
 public:
     ReactorSocket(boost::asio::io_context& io, int fd)
         : boost::asio::local::stream_protocol::socket(io, boost::asio::local::stream_protocol(), fd) {}
+
+    // For an fd no other descriptor refers to (one accept4 just made). Asio takes any fd it is handed
+    // for a possible dup and removes it from the epoll set (EPOLL_CTL_DEL) before closing it; closing
+    // the only descriptor of a socket removes it anyway, so that syscall is saved per connection.
+    // Never for an fd that may be shared: a listening socket from systemd, anything dup'd or
+    // inherited would stay in the set after its close, with a dangling registration.
+    struct SoleDescriptor {};
+    ReactorSocket(boost::asio::io_context& io, int fd, SoleDescriptor) : ReactorSocket(io, fd) {
+        impl_.get_implementation().state_ &= ~boost::asio::detail::socket_ops::possible_dup;
+    }
     boost::asio::detail::reactor::per_descriptor_data& reactor_data() {
         return impl_.get_implementation().reactor_data_;
     }

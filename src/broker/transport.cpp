@@ -22,14 +22,6 @@ PeerCredentials read_peer_credentials(int fd) {
         c.gid = uc.gid;
         c.pid = uc.pid;
     }
-    std::vector<gid_t> groups(64);
-    len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0 && errno == ERANGE) {
-        groups.resize(len / sizeof(gid_t));
-        getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len);
-    }
-    groups.resize(len / sizeof(gid_t));
-    c.groups = std::move(groups);
 
     // Without an LSM that labels sockets the kernel answers ENOPROTOOPT, and always will: asked once.
     static bool labels_supported = true;
@@ -43,6 +35,18 @@ PeerCredentials read_peer_credentials(int fd) {
         }
     }
     return c;
+}
+
+std::vector<gid_t> read_peer_groups(int fd) {
+    std::vector<gid_t> groups(64);
+    auto len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) {
+        if (errno != ERANGE) return {};
+        groups.resize(len / sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) return {};
+    }
+    groups.resize(len / sizeof(gid_t));
+    return groups;
 }
 
 int open_peer_pidfd(int fd) {

@@ -17,11 +17,15 @@ struct PeerCredentials {
     uid_t uid = static_cast<uid_t>(-1);
     gid_t gid = static_cast<gid_t>(-1);
     pid_t pid = 0;
-    std::vector<gid_t> groups;     // SO_PEERGROUPS
     std::string security_label;    // SO_PEERSEC, empty when the kernel has none
 };
 
 PeerCredentials read_peer_credentials(int fd);
+
+// The peer's supplementary groups (SO_PEERGROUPS). The kernel keeps them from connect() on, as it
+// keeps the pid, so asking late gives what asking at accept would: the broker asks only when a group
+// policy or GetConnectionCredentials needs them (one syscall less per connection otherwise).
+std::vector<gid_t> read_peer_groups(int fd);
 
 // A new pidfd (O_CLOEXEC, the caller's to close) for the process that connected `fd`, or -1 where the
 // kernel has no SO_PEERPIDFD (before 6.5) or that process is gone. The socket holds the connecting

@@ -339,7 +339,7 @@ void Driver::write_credentials(wire::Writer& w, const Peer& p, bool with_pidfd, 
     // dbus-daemon reports groups for peers only, not for the bus itself.
     std::vector<gid_t> groups;
     if (p.conn) {
-        groups = p.conn->credentials().groups;
+        groups = p.conn->peer_groups();
         groups.push_back(p.conn->credentials().gid);  // SO_PEERGROUPS lists supplementary groups only
         std::sort(groups.begin(), groups.end());
         groups.erase(std::unique(groups.begin(), groups.end()), groups.end());

@@ -173,6 +173,8 @@ bool CompiledPolicy::has_console_rules() const {
     return !rules_->console_true.empty() || !rules_->console_false.empty();
 }
 
+bool CompiledPolicy::has_group_policies() const { return !rules_->by_gid.empty(); }
+
 PolicySnapshot CompiledPolicy::snapshot(const Subject& subject) const {
     PolicySnapshot s;
     s.rules_ = rules_;

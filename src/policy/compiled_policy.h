@@ -87,6 +87,8 @@ public:
 
     // Whether any at_console policy exists: only then is a user's console state worth asking.
     bool has_console_rules() const;
+    // Whether any group="..." policy exists: only then do a connection's groups change its snapshot.
+    bool has_group_policies() const;
 
 private:
     std::shared_ptr<const CompiledRules> rules_;

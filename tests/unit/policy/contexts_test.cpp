@@ -20,6 +20,15 @@ const char* layered = R"(
 <policy context="default"><deny own="org.example.Name"/></policy>
 )";
 
+std::string layered_without_groups() {
+    return R"(
+<policy context="mandatory"><deny own="org.example.Name"/></policy>
+<policy at_console="true"><allow own="org.example.Name"/></policy>
+<policy user="nobody"><deny own="org.example.Name"/></policy>
+<policy context="default"><deny own="org.example.Name"/></policy>
+)";
+}
+
 }  // namespace
 
 TEST_CASE("Contexts apply in order default, group, user, at_console, mandatory, wherever they are written") {
@@ -112,4 +121,15 @@ TEST_CASE("A snapshot outlives the compiled policy it was taken from") {
     }
     CHECK(s.can_own("org.example.Name").allowed);
     CHECK_FALSE(PolicySnapshot().can_own("org.example.Name").allowed);
+}
+
+TEST_CASE("A policy knows whether a connection's groups can change its snapshot") {
+    // The broker asks a peer's groups (a syscall per connection) only where group policies exist.
+    CHECK(load(R"(<policy group="nogroup"><allow own="org.example.Name"/></policy>)").has_group_policies());
+    CHECK_FALSE(load(layered_without_groups()).has_group_policies());
+    // A policy for a group that does not exist never applies, as in dbus-daemon: nothing to ask for.
+    CHECK_FALSE(load(R"(<policy group="no-such-group-here"><allow own="org.example.Name"/></policy>)")
+                    .has_group_policies());
+    // group="..." connect rules in the default context decide who connects, from the user database.
+    CHECK_FALSE(load_default(R"(<allow group="nogroup"/>)").has_group_policies());
 }
