@@ -190,10 +190,10 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
         read_fds_.clear();
         return;
     }
+    bool backlog = false;
     {
         // What this peer's input causes is logged as about this peer (its callers hold a reference to it).
         const logging::ScopedLogContext log_scope({id_, &unique_name_, creds_.pid});
-        bool backlog = false;
         for (int fd : read_fds_) in_fds_.push_back(fd);
         const bool fds_over_quota =
             !read_fds_.empty() && !account_->try_charge(UserAccount::self_slot, Resource::fds, read_fds_.size());
@@ -218,9 +218,10 @@ void Connection::on_read(const boost::system::error_code& ec, ssize_t n) {
             backlog = consume_input();
             if (!read_fds_.empty() || fd_timer_armed_) watch_pending_fds();
         }
-        if (is_open()) read_next(backlog);
     }
+    // What this input caused goes out before the next read is tried (a read that may find nothing).
     bus_.flush_dirty();
+    if (is_open()) read_next(backlog);
 }
 
 // After a turn: what is left in the buffer is dispatched on a later turn, behind every other peer
