@@ -13,11 +13,14 @@ namespace jetbus::broker {
 
 class InputBuffers {
   public:
-    static constexpr size_t buffer_size = 64 * 1024;  // one read takes many small messages at once
+    // One read takes many small messages at once, or a whole message with a 64 KiB body (at 64 KiB
+    // such a message took the path for large ones: two reads, and an empty one after, per message).
+    // Larger messages are received into their own allocation.
+    static constexpr size_t buffer_size = 128 * 1024;
     using Buffer = std::unique_ptr<uint8_t[]>;
 
-    // Not zeroed: recvmsg writes every byte before it is read, and clearing 64 KiB was most of what a
-    // new connection cost.
+    // Not zeroed: recvmsg writes every byte before it is read, and clearing a buffer was most of what a new
+    // connection cost.
     Buffer take() {
         if (spare_.empty()) return Buffer(new uint8_t[buffer_size]);
         Buffer b = std::move(spare_.back());
