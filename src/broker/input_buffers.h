@@ -19,8 +19,8 @@ class InputBuffers {
     static constexpr size_t buffer_size = 128 * 1024;
     using Buffer = std::unique_ptr<uint8_t[]>;
 
-    // Not zeroed: recvmsg writes every byte before it is read, and clearing a buffer was most of what a new
-    // connection cost.
+    // Not zeroed: recvmsg writes every byte before it is read, and clearing a buffer was most of
+    // what a new connection cost.
     Buffer take() {
         if (spare_.empty()) return Buffer(new uint8_t[buffer_size]);
         Buffer b = std::move(spare_.back());
