@@ -167,10 +167,19 @@ ssize_t Connection::read_once() {
     }
     if (!in_) in_ = bus_.input_buffers().take();
     compact_input();
-    read_space_ = InputBuffers::buffer_size - in_end_;
+    read_space_ = std::min(InputBuffers::buffer_size - in_end_, incoming_allowance());
     const ssize_t n = receive_with_fds(socket_.native_handle(), {in_.get() + in_end_, read_space_}, read_fds_);
     if (n == -EAGAIN) give_back_input();  // an idle peer waits for its next edge holding no buffer
     return n;
+}
+
+// Flow control (max_incoming_bytes) stops reading a peer once its messages in the bus reach the limit;
+// a read takes no more than what is left below it (and at least a little, so a read always makes
+// progress), so one read cannot carry the peer far past its limit whatever the buffer's size.
+size_t Connection::incoming_allowance() const {
+    constexpr size_t least = 4096;
+    const size_t limit = bus_.limits().max_incoming_bytes;
+    return std::max(least, limit > charge_->bytes ? limit - charge_->bytes : 0);
 }
 
 void Connection::give_back_input() {

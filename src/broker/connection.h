@@ -128,6 +128,7 @@ private:
 
     void on_charge_released() override;
     bool over_incoming_limits() const;
+    size_t incoming_allowance() const;
     void read_again();
     void arm_read();
     void arm_write();
