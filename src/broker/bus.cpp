@@ -660,9 +660,7 @@ void Bus::become_monitor(Connection& c, std::vector<match::MatchRule> rules) {
 }
 
 namespace {
-bool before_hello(const Connection* c) {
-    return c && (c->state() == ConnectionState::authenticating || c->state() == ConnectionState::awaiting_hello);
-}
+bool before_hello(const Connection* c) { return c && c->before_hello(); }
 }  // namespace
 
 void Bus::watch_auth_timeout(Connection& c) {
@@ -673,16 +671,25 @@ void Bus::watch_auth_timeout(Connection& c) {
     arm_auth_timer();
 }
 
-void Bus::arm_auth_timer() {
-    if (auth_timer_armed_ || before_hello_.empty()) return;
-    auth_timer_armed_ = true;
-    auth_timer_.expires_at(before_hello_.front().since + std::chrono::milliseconds(options_.limits.auth_timeout_ms));
-    auth_timer_.async_wait([this](const boost::system::error_code& ec) {
-        auth_timer_armed_ = false;
+// One timer per kind of deadline, armed for the earliest: when it fires, `on_fire` handles what is due
+// (and arms it again for what is left), then what that queued goes out.
+void Bus::arm_timer(boost::asio::steady_timer& timer, bool& armed, std::chrono::steady_clock::time_point at,
+                    void (Bus::*on_fire)()) {
+    armed = true;
+    timer.expires_at(at);
+    timer.async_wait([this, &armed, on_fire](const boost::system::error_code& ec) {
+        armed = false;
         if (ec) return;
-        on_auth_timeout();
+        (this->*on_fire)();
         flush_dirty();
     });
+}
+
+void Bus::arm_auth_timer() {
+    if (auth_timer_armed_ || before_hello_.empty()) return;
+    arm_timer(auth_timer_, auth_timer_armed_,
+              before_hello_.front().since + std::chrono::milliseconds(options_.limits.auth_timeout_ms),
+              &Bus::on_auth_timeout);
 }
 
 void Bus::on_auth_timeout() {
@@ -705,14 +712,7 @@ void Bus::arm_reply_timer() {
     if (reply_timer_armed_) return;
     const auto next = replies_.next_deadline();
     if (next == ReplyRegistry::Clock::time_point::max()) return;
-    reply_timer_armed_ = true;
-    reply_timer_.expires_at(next);
-    reply_timer_.async_wait([this](const boost::system::error_code& ec) {
-        reply_timer_armed_ = false;
-        if (ec) return;
-        on_reply_timeout();
-        flush_dirty();
-    });
+    arm_timer(reply_timer_, reply_timer_armed_, next, &Bus::on_reply_timeout);
 }
 
 void Bus::on_reply_timeout() {

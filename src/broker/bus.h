@@ -197,6 +197,8 @@ private:
     void send_name_signal(ConnectionId to, std::string_view member, std::string_view name);
     void arm_reply_timer();
     void on_reply_timeout();
+    void arm_timer(boost::asio::steady_timer& timer, bool& armed, std::chrono::steady_clock::time_point at,
+                   void (Bus::*on_fire)());
     void arm_auth_timer();
     void on_auth_timeout();
     void answer_no_reply(std::string_view text);

@@ -265,9 +265,8 @@ void Connection::read_next(bool backlog) {
 // closed: holding fds in the broker without a message to carry them is how fd exhaustion starts.
 void Connection::watch_pending_fds() {
     // Before Hello, auth_timeout bounds how long anything is held.
-    const bool before_hello = state_ == ConnectionState::authenticating || state_ == ConnectionState::awaiting_hello;
-    if (in_fds_.empty() || !is_open() || before_hello) {
-        if (fd_timer_armed_ && !before_hello) {
+    if (in_fds_.empty() || !is_open() || before_hello()) {
+        if (fd_timer_armed_ && !before_hello()) {
             fd_timer_armed_ = false;
             timer_.cancel();
         }

@@ -53,6 +53,10 @@ public:
 
     ConnectionId id() const { return id_; }
     ConnectionState state() const { return state_; }
+    // Authenticating or authenticated without Hello yet: auth_timeout's reach.
+    bool before_hello() const {
+        return state_ == ConnectionState::authenticating || state_ == ConnectionState::awaiting_hello;
+    }
     bool is_open() const { return state_ != ConnectionState::closed; }
     bool registered() const { return state_ == ConnectionState::active; }
     void set_registered(std::string unique_name);
